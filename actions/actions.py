@@ -1,0 +1,147 @@
+"""Custom actions. Each reads slots and entities, asks bot/ for the reply, and says it."""
+
+from __future__ import annotations
+
+import json
+from abc import ABCMeta, abstractmethod
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot import replies
+from bot.follow_up import follow_up_topic
+from bot.replies import Reply
+
+
+def say(dispatcher: CollectingDispatcher, reply: Reply) -> None:
+    """Utters a reply, its choices as buttons that send the chosen entity value back."""
+    buttons = [
+        {"title": choice.title, "payload": f"/inform{json.dumps({choice.entity: choice.value})}"}
+        for choice in reply.choices
+    ]
+    dispatcher.utter_message(text=reply.text, buttons=buttons or None)
+
+
+def intent_of(tracker: Tracker) -> str | None:
+    return (tracker.latest_message.get("intent") or {}).get("name")
+
+
+class ActionSessionStart(Action):
+    """Starts every conversation with a welcome, what we can help with, and the disclaimer."""
+
+    def name(self) -> str:
+        return "action_session_start"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        dispatcher.utter_message(text=replies.WELCOME)
+        dispatcher.utter_message(text=replies.disclaimer().text)
+        return [SessionStarted(), ActionExecuted("action_listen")]
+
+
+# Topic intents whose answer is built from structured entries rather than a fixed text.
+_STRUCTURED_TOPICS = {
+    "ask_red_flags": replies.red_flag_signs,
+    "ask_mri_patterns": replies.mri_patterns,
+    "ask_expert_views": replies.expert_views,
+}
+
+
+class ActionAnswerTopic(Action):
+    """Answers a topic, FAQ or myth intent from the knowledge file."""
+
+    def name(self) -> str:
+        return "action_answer_topic"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        intent = intent_of(tracker) or ""
+        build = _STRUCTURED_TOPICS.get(intent)
+        reply = build() if build else replies.topic(intent)
+        if reply is None:
+            dispatcher.utter_message(text=replies.NOT_IN_ARTICLE)
+        else:
+            say(dispatcher, reply)
+        return []
+
+
+def answer_topic(topic: str, tracker: Tracker) -> Reply:
+    """The reply for one structured topic, using the slots the conversation has filled."""
+    if topic == "shoes":
+        return replies.shoes(tracker.get_slot("location"))
+    if topic == "recovery":
+        return replies.recovery_time(tracker.get_slot("cause"))
+    if topic == "cause":
+        return replies.cause(tracker.get_slot("cause"))
+    if topic == "imaging":
+        return replies.imaging(tracker.get_slot("modality"))
+    if topic == "treatment":
+        return replies.treatment(tracker.get_slot("treatment"), advanced=intent_of(tracker) == "ask_advanced_treatment")
+    raise ValueError(f"unknown topic {topic!r}")
+
+
+class _TopicAction(Action, metaclass=ABCMeta):
+    """Answers one structured topic and remembers it, so a follow-up knows what it is about.
+
+    Abstract, so the action server registers only the concrete subclasses.
+    """
+
+    topic: str
+
+    @abstractmethod
+    def name(self) -> str: ...
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        say(dispatcher, answer_topic(self.topic, tracker))
+        return [SlotSet("topic", self.topic)]
+
+
+class ActionRecommendShoes(_TopicAction):
+    topic = "shoes"
+
+    def name(self) -> str:
+        return "action_recommend_shoes"
+
+
+class ActionRecoveryTime(_TopicAction):
+    topic = "recovery"
+
+    def name(self) -> str:
+        return "action_recovery_time"
+
+
+class ActionExplainCause(_TopicAction):
+    topic = "cause"
+
+    def name(self) -> str:
+        return "action_explain_cause"
+
+
+class ActionExplainImaging(_TopicAction):
+    topic = "imaging"
+
+    def name(self) -> str:
+        return "action_explain_imaging"
+
+
+class ActionExplainTreatment(_TopicAction):
+    topic = "treatment"
+
+    def name(self) -> str:
+        return "action_explain_treatment"
+
+
+class ActionFollowUp(Action):
+    """Answers "and the hip?" for the topic of the previous answer, or the one the value fits."""
+
+    def name(self) -> str:
+        return "action_follow_up"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        entities = [e["entity"] for e in tracker.latest_message.get("entities", [])]
+        topic = follow_up_topic(entities, tracker.get_slot("topic"))
+        if topic is None:
+            dispatcher.utter_message(text=replies.ASK_WHAT_ABOUT)
+            return []
+        say(dispatcher, answer_topic(topic, tracker))
+        return [SlotSet("topic", topic)]

@@ -1,0 +1,122 @@
+"""Runs the whole assistant in the foreground: the action server and `rasa run` (or `rasa shell`).
+
+`make run` calls this after building what is missing. Ports come from RASA_PORT (5005) and
+ACTIONS_PORT (5055); Rasa is pointed at the action server through a copy of endpoints.yml
+with that port. Ctrl-C (or SIGTERM) stops both processes; if either dies, the other is
+stopped too, so the assistant never runs half-alive.
+
+Usage: python -m bot.serve [--shell]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL = ROOT / "models" / "bme.tar.gz"
+READY_TIMEOUT_S = 180
+
+
+def endpoints_for(actions_port: int, source: Path = ROOT / "endpoints.yml") -> Path:
+    """A copy of endpoints.yml whose action endpoint uses the given port."""
+    endpoints = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+    endpoints["action_endpoint"] = {"url": f"http://localhost:{actions_port}/webhook"}
+    handle, name = tempfile.mkstemp(prefix="bme-endpoints-", suffix=".yml")
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        yaml.safe_dump(endpoints, out)
+    return Path(name)
+
+
+def action_server_command(port: int) -> list[str]:
+    # rasa_sdk directly: the action server needs neither Rasa nor TensorFlow in its process.
+    return [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)]
+
+
+def rasa_command(port: int, endpoints: Path, shell: bool) -> list[str]:
+    common = ["--model", str(MODEL), "--endpoints", str(endpoints)]
+    if shell:
+        return [sys.executable, "-m", "rasa", "shell", *common]
+    return [
+        sys.executable, "-m", "rasa", "run", *common,
+        "--port", str(port),
+        "--credentials", str(ROOT / "credentials.yml"),
+    ]  # fmt: skip
+
+
+def wait_until_ready(url: str, process: subprocess.Popen, timeout_s: float = READY_TIMEOUT_S) -> bool:
+    """Polls the server's root URL; Rasa only listens once the model has loaded."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return True
+        except OSError:
+            time.sleep(0.5)
+    return False
+
+
+def stop(processes: list[subprocess.Popen], grace_s: float = 10) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    deadline = time.monotonic() + grace_s
+    for process in processes:
+        try:
+            process.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--shell", action="store_true", help="chat in the terminal instead of serving")
+    args = parser.parse_args(argv)
+
+    if not MODEL.exists():
+        print(f"No trained model at {MODEL}: run `make run` (or `make train`) first.", file=sys.stderr)
+        return 1
+    rasa_port = int(os.environ.get("RASA_PORT", "5005"))
+    actions_port = int(os.environ.get("ACTIONS_PORT", "5055"))
+    os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    endpoints = endpoints_for(actions_port)
+
+    actions = subprocess.Popen(action_server_command(actions_port), cwd=ROOT)
+    rasa = subprocess.Popen(rasa_command(rasa_port, endpoints, args.shell), cwd=ROOT)
+    processes = [actions, rasa]
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stop(processes)
+        sys.exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        if args.shell:
+            return rasa.wait()
+        if wait_until_ready(f"http://127.0.0.1:{rasa_port}/", rasa):
+            print(f"\nThe assistant is ready: REST at http://localhost:{rasa_port}/webhooks/rest/webhook", flush=True)
+        while all(p.poll() is None for p in processes):
+            time.sleep(0.5)
+        dead = next(p for p in processes if p.poll() is not None)
+        name = "action server" if dead is actions else "rasa"
+        print(f"The {name} stopped (exit code {dead.returncode}); stopping the rest.", file=sys.stderr)
+        return dead.returncode or 1
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        stop(processes)
+        endpoints.unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

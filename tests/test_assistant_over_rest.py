@@ -1,0 +1,102 @@
+"""The whole assistant, as `make run` starts it: a real `rasa run` and a real action server.
+
+Behaviour that crosses the two processes (the welcome from the custom session start,
+follow-ups that depend on slots the actions set, buttons that send entity values back) is
+checked over the REST channel, the way a website or script talks to the assistant.
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Assistant:
+    def __init__(self, rasa_port: int):
+        self.url = f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook"
+
+    def send(self, sender: str, message: str) -> list[dict]:
+        body = json.dumps({"sender": sender, "message": message}).encode()
+        request = urllib.request.Request(self.url, body, {"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+
+    def texts(self, sender: str, message: str) -> str:
+        return "\n".join(m.get("text", "") for m in self.send(sender, message))
+
+
+@pytest.fixture(scope="module")
+def assistant():
+    rasa_port, actions_port = free_port(), free_port()
+    env = {**os.environ, "RASA_PORT": str(rasa_port), "ACTIONS_PORT": str(actions_port)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.serve"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    ready = False
+    output = []
+    for line in process.stdout:  # the launcher announces readiness once Rasa answers
+        output.append(line)
+        if "The assistant is ready" in line:
+            ready = True
+            break
+    if not ready:
+        process.kill()
+        pytest.fail("the assistant did not start:\n" + "".join(output[-40:]))
+    yield Assistant(rasa_port)
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def test_a_new_conversation_starts_with_a_welcome_and_the_disclaimer(assistant):
+    replies = assistant.send("newcomer", "what is bone marrow edema?")
+    texts = [r["text"] for r in replies]
+    assert "bone marrow edema (BME) assistant" in texts[0]
+    assert "not medical advice" in texts[1]
+    assert "marrow" in texts[2] and "MRI" in texts[2]
+
+
+def test_follow_up_keeps_the_shoe_topic(assistant):
+    assert "Hoka Bondi 9" in assistant.texts("runner", "best running shoes for bme in my knee?")
+    hip = assistant.texts("runner", "and the hip?")
+    assert "Asics Gel-Nimbus 26" in hip and "Hoka Bondi 9" not in hip
+
+
+def test_follow_up_keeps_the_recovery_topic(assistant):
+    assert "4–8 weeks" in assistant.texts("rower", "how long does overuse bme take to heal")
+    assert "3–6 months" in assistant.texts("rower", "what if it's a stress fracture?")
+
+
+def test_a_location_button_answers_the_shoe_question(assistant):
+    replies = assistant.send("walker", "which shoes help with bone marrow oedema")
+    buttons = [b for r in replies for b in r.get("buttons", [])]
+    ankle = next(b for b in buttons if b["title"] == "Ankle")
+    assert "Merrell Moab 3" in assistant.texts("walker", ankle["payload"])
+
+
+def test_conversations_do_not_share_context(assistant):
+    assert "4–8 weeks" in assistant.texts("alice", "how long will overuse bme take to heal")
+    # Bob never asked about recovery: for him the follow-up is about the cause itself.
+    bob = assistant.texts("bob", "what if it's a stress fracture?")
+    assert "3–6 months" not in bob and "navicular" in bob

@@ -1,0 +1,50 @@
+"""The Rasa project as Rasa itself checks it: data validation, conversation tests, held-out NLU.
+
+These run Rasa's own commands on the trained model (`make test` trains it first when stale).
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot import evaluation
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
+def rasa(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "rasa", *args], cwd=ROOT, env=ENV, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def trained_model():
+    if not evaluation.MODEL.exists():
+        pytest.fail("no trained model: run the tests with `make test`, which trains it first")
+
+
+def test_training_data_validates_without_warnings():
+    result = rasa("data", "validate", "--fail-on-warnings")
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+
+
+def test_conversation_stories_pass(tmp_path):
+    result = rasa(
+        "test", "core",
+        "--model", str(evaluation.MODEL),
+        "--stories", "tests/stories",
+        "--fail-on-prediction-errors",
+        "--out", str(tmp_path),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+
+
+def test_held_out_questions_are_understood(tmp_path):
+    report = evaluation.evaluate(out=tmp_path)
+    errors = "\n".join(
+        f"{e['intent']} -> {e['intent_prediction']['name']}: {e['text']}" for e in evaluation.misclassified(tmp_path)
+    )
+    assert report["accuracy"] >= evaluation.MIN_ACCURACY, errors
