@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bot import evaluation
 
@@ -48,3 +49,12 @@ def test_held_out_questions_are_understood(tmp_path):
         f"{e['intent']} -> {e['intent_prediction']['name']}: {e['text']}" for e in evaluation.misclassified(tmp_path)
     )
     assert report["accuracy"] >= evaluation.MIN_ACCURACY, errors
+
+
+def test_conversation_stories_cover_every_intent():
+    domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+    story_intents = set()
+    for path in (ROOT / "tests" / "stories").glob("*.yml"):
+        for story in yaml.safe_load(path.read_text(encoding="utf-8"))["stories"]:
+            story_intents |= {step["intent"] for step in story["steps"] if "intent" in step}
+    assert set(domain["intents"]) - story_intents == set()

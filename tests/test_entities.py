@@ -1,0 +1,60 @@
+"""Entity extraction: the words patients use become the canonical values the knowledge file uses."""
+
+import pytest
+import yaml
+
+from bot.knowledge import knowledge
+from bot.nlu.spacy_pipeline import build_pipeline
+from bot.vocabulary import DEFAULT_PATH, load_vocabulary
+
+
+@pytest.fixture(scope="module")
+def nlp():
+    return build_pipeline(load_vocabulary())
+
+
+def entities(nlp, text: str) -> set:
+    # Rasa's SpacyNLP lowercases text before spaCy sees it; do the same.
+    return {(ent.label_, ent.ent_id_) for ent in nlp(text.lower()).ents}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("best trainers for my feet", {("location", "foot")}),
+        ("BME in both Knees", {("location", "knee")}),
+        ("pain in the heel bone", {("location", "calcaneus")}),
+        ("my 2nd metatarsal", {("location", "metatarsals")}),
+        ("the metatarsels hurt", {("location", "metatarsals")}),
+        ("edema in the medial femoral condyle", {("location", "femoral_condyle")}),
+        ("femoral heads on both sides", {("location", "femoral_head")}),
+        ("lower shin pain", {("location", "distal_tibia")}),
+        ("my shin", {("location", "tibia")}),
+        ("the thigh bone", {("location", "femur")}),
+        ("is it a strss fracture", {("cause", "stress_fracture")}),
+        ("caused by wear and tear", {("cause", "osteoarthritis")}),
+        ("osteonecrosis of the hip", {("cause", "avascular_necrosis"), ("location", "hip")}),
+        ("long-term steroids", {("cause", "medication")}),
+        ("will an X-ray show it", {("modality", "xray")}),
+        ("what about a CAT scan", {("modality", "ct")}),
+        ("MRI scans", {("modality", "mri")}),
+        ("a cortisone shot", {("treatment", "corticosteroid_injection")}),
+        ("can I take nurofen", {("treatment", "nsaids")}),
+        ("what is bone marrow edema", set()),
+    ],
+)
+def test_lay_words_plurals_and_typos_map_to_canonical_values(nlp, text, expected):
+    assert entities(nlp, text) == expected
+
+
+def test_every_location_in_the_shoe_table_can_be_named():
+    named = set(load_vocabulary()["location"])
+    for row in knowledge().shoes.by_location.values():
+        assert set(row.covers) <= named
+
+
+def test_causes_in_the_vocabulary_are_the_knowledge_files_causes():
+    vocabulary = yaml.safe_load(DEFAULT_PATH.read_text(encoding="utf-8"))
+    assert set(vocabulary["cause"]) == set(knowledge().causes.items)
+    assert set(vocabulary["modality"]) == set(knowledge().imaging.modalities)
+    assert set(vocabulary["treatment"]) == set(knowledge().treatments.options)
