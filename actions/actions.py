@@ -9,10 +9,13 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import FormValidationAction
+from rasa_sdk.types import DomainDict
 
-from bot import replies
+from bot import replies, symptom_check
 from bot.follow_up import follow_up_topic
 from bot.replies import Reply
+from bot.topic_titles import title
 
 
 def say(dispatcher: CollectingDispatcher, reply: Reply) -> None:
@@ -145,3 +148,65 @@ class ActionFollowUp(Action):
             return []
         say(dispatcher, answer_topic(topic, tracker))
         return [SlotSet("topic", topic)]
+
+
+class ValidateSymptomCheckForm(FormValidationAction):
+    """Reads each yes/no answer (buttons or free text) and ends the check at the first yes."""
+
+    def name(self) -> str:
+        return "validate_symptom_check_form"
+
+    async def required_slots(
+        self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[str]:
+        answers = {slot: tracker.get_slot(slot) for slot in domain_slots}
+        return [] if symptom_check.any_yes(answers) else domain_slots
+
+    def _answer(self, slot: str, dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
+        answer = symptom_check.interpret_answer(tracker.latest_message.get("text") or "", intent_of(tracker))
+        if answer is None:
+            dispatcher.utter_message(text=replies.ANSWER_YES_OR_NO)
+        return {slot: answer}
+
+    async def validate_rf_weight(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
+        return self._answer("rf_weight", dispatcher, tracker)
+
+    async def validate_rf_fever(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
+        return self._answer("rf_fever", dispatcher, tracker)
+
+    async def validate_rf_swelling(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
+        return self._answer("rf_swelling", dispatcher, tracker)
+
+    async def validate_rf_redness(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
+        return self._answer("rf_redness", dispatcher, tracker)
+
+
+class ActionSymptomCheckResult(Action):
+    """Any yes: the urgent response. All no: what typical BME feels like and how it's found."""
+
+    def name(self) -> str:
+        return "action_symptom_check_result"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        answers = {slot: tracker.get_slot(slot) for slot in symptom_check.QUESTIONS}
+        if symptom_check.any_yes(answers):
+            dispatcher.utter_message(response="utter_urgent_care")
+        else:
+            say(dispatcher, replies.symptom_check_clear())
+        return [SlotSet(slot, None) for slot in symptom_check.QUESTIONS]
+
+
+class ActionDefaultAskAffirmation(Action):
+    """First fallback stage: offer the two likeliest topics by name, and "something else"."""
+
+    def name(self) -> str:
+        return "action_default_ask_affirmation"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        ranking = tracker.latest_message.get("intent_ranking") or []
+        topics = [r["name"] for r in ranking if title(r.get("name", ""))][:2]
+        buttons = [{"title": title(intent), "payload": f"/{intent}"} for intent in topics]
+        # Rasa's two-stage fallback reads out_of_scope as "none of these": it then asks to rephrase.
+        buttons.append({"title": "Something else", "payload": "/out_of_scope"})
+        dispatcher.utter_message(text=replies.DID_YOU_MEAN, buttons=buttons)
+        return []

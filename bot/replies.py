@@ -22,6 +22,8 @@ WELCOME = (
     "symptoms and warning signs, scans, treatment, recovery times and shoes."
 )
 NOT_IN_ARTICLE = "The article I answer from doesn't cover that, so I can't say. Please ask a doctor or physio."
+ANSWER_YES_OR_NO = 'Sorry, I need a yes or a no (or "not sure") for this one.'
+DID_YOU_MEAN = "Sorry, I'm not sure I understood. Did you mean one of these?"
 ASK_WHAT_ABOUT = (
     "Could you say a bit more? You can name a place (knee, hip, ankle, foot), a cause, a scan or a treatment."
 )
@@ -186,3 +188,14 @@ def expert_views(kb: Knowledge | None = None) -> Reply:
     quotes = _kb(kb).quotes
     text = " ".join(f"{q.speaker} ({q.role}): {q.view}" for q in quotes)
     return Reply(text, quotes[0].section)
+
+
+def symptom_check_clear(kb: Knowledge | None = None) -> Reply:
+    """After a symptom check with no warning sign: typical symptoms and how BME is diagnosed."""
+    kb = _kb(kb)
+    symptoms = kb.topics["ask_symptoms"]
+    text = (
+        f"Good: none of the urgent warning signs. {symptoms.text} {kb.imaging.summary} "
+        f"If you're worried or it isn't improving, see your doctor or physio."
+    )
+    return Reply(text, symptoms.section)

@@ -61,7 +61,7 @@ def test_session_start_welcomes_and_gives_the_disclaimer():
 
 def answer_topic_intents() -> list[str]:
     rules = yaml.safe_load((ROOT / "data" / "rules.yml").read_text())["rules"]
-    return [r["steps"][0]["intent"] for r in rules if r["steps"][1]["action"] == "action_answer_topic"]
+    return [r["steps"][0]["intent"] for r in rules if r["steps"][1].get("action") == "action_answer_topic"]
 
 
 @pytest.mark.parametrize("intent", answer_topic_intents())

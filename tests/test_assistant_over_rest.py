@@ -100,3 +100,62 @@ def test_conversations_do_not_share_context(assistant):
     # Bob never asked about recovery: for him the follow-up is about the cause itself.
     bob = assistant.texts("bob", "what if it's a stress fracture?")
     assert "3–6 months" not in bob and "navicular" in bob
+
+
+URGENT = "seek immediate medical evaluation"
+
+
+def test_a_red_flag_as_the_first_message_gets_the_urgent_response(assistant):
+    assert URGENT in assistant.texts("parent", "my son cant put weight on his leg and hes got a temperature")
+
+
+def test_a_red_flag_buried_mid_conversation_gets_the_urgent_response(assistant):
+    assistant.texts("buried", "how long does overuse bme take to heal")
+    reply = assistant.texts("buried", "ok thanks, which shoes help? also my shin has gone red and hot since last night")
+    assert URGENT in reply
+
+
+def test_a_negated_mention_does_not_hijack_the_question(assistant):
+    reply = assistant.texts("negated", "no fever or swelling, but which shoes are best for my heel?")
+    assert URGENT not in reply and "Altra Paradigm 7" in reply
+
+
+def test_symptom_check_all_no_explains_typical_symptoms(assistant):
+    first = assistant.send("checker", "should I see a doctor?")
+    assert any(b["payload"] == "/affirm" for r in first for b in r.get("buttons", []))
+    for _ in range(3):
+        assert URGENT not in assistant.texts("checker", "/deny")
+    final = assistant.texts("checker", "no")
+    assert "none of the urgent warning signs" in final and "MRI" in final
+
+
+def test_symptom_check_free_text_yes_is_urgent_at_once(assistant):
+    assistant.texts("checker2", "check my symptoms")
+    assert URGENT in assistant.texts("checker2", "not sure, it might be a bit swollen")
+
+
+def test_a_red_flag_inside_the_symptom_check_is_urgent(assistant):
+    assistant.texts("checker3", "do I need to see someone about this?")
+    assert URGENT in assistant.texts("checker3", "my ankle is red and hot")
+
+
+def test_two_stage_fallback_offers_topics_then_says_what_it_can_do(assistant):
+    first = assistant.send("lost", "xqzv plonk wibbleton")
+    titles = [b["title"] for r in first for b in r.get("buttons", [])]
+    assert titles[-1] == "Something else" and len(titles) >= 2
+    something_else = next(b["payload"] for r in first for b in r.get("buttons", []) if b["title"] == "Something else")
+    assert "another way" in assistant.texts("lost", something_else)  # stage 2: rephrase
+    assistant.texts("lost", "vrrp glonk snazzle")  # stage 1 again
+    assert "I can help with" in assistant.texts("lost", something_else)
+
+
+def test_a_fallback_topic_button_answers_that_topic(assistant):
+    first = assistant.send("lost2", "xqzv plonk wibbleton")
+    buttons = [b for r in first for b in r.get("buttons", []) if b["title"] != "Something else"]
+    reply = assistant.texts("lost2", buttons[0]["payload"])
+    assert reply and "didn't get that" not in reply
+
+
+def test_out_of_scope_never_gives_a_dose(assistant):
+    reply = assistant.texts("dose", "how many mg of ibuprofen should I take for bme?")
+    assert "can't" in reply and "mg" not in reply

@@ -1,0 +1,76 @@
+"""A Rasa NLU component that routes every message describing a warning sign to `red_flag`.
+
+It runs after the intent classifier and the FallbackClassifier, and combines two independent
+layers so that routing to urgent care never depends on a classifier's confidence:
+
+- the deterministic detector (bot/red_flags.py) firing sets `red_flag`, whatever DIET said;
+- DIET's own `red_flag` prediction is kept even when its confidence was too low and the
+  FallbackClassifier replaced it with `nlu_fallback`;
+- but when the message mentions warning signs only to deny them ("no fever, how long will it
+  take?", "I can still walk") or asks about them in general ("is swelling a symptom?") and
+  DIET still said `red_flag`, the next likeliest intent answers it instead.
+
+The detector's findings are added to the parse result under `red_flags`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.classifiers.classifier import IntentClassifier
+from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME
+from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+
+from bot.red_flags import RedFlagDetector, detector
+
+RED_FLAG_INTENT = "red_flag"
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
+class RedFlagOverride(GraphComponent, IntentClassifier):
+    """Overrides the predicted intent with `red_flag` when a warning sign is described."""
+
+    def __init__(self, red_flags: RedFlagDetector):
+        self._detector = red_flags
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> RedFlagOverride:
+        return cls(detector())
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        for message in messages:
+            self._route(message)
+        return messages
+
+    def _route(self, message: Message) -> None:
+        text = message.get(TEXT) or ""
+        assessment = self._detector.assess(text)
+        ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY)]
+        classified = [r for r in ranking if r[INTENT_NAME_KEY] != DEFAULT_NLU_FALLBACK_INTENT_NAME]
+        classifier_says_red_flag = bool(classified) and classified[0][INTENT_NAME_KEY] == RED_FLAG_INTENT
+
+        if assessment.fires or (classifier_says_red_flag and not assessment.only_denied_or_asked):
+            message.set(INTENT, {INTENT_NAME_KEY: RED_FLAG_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}, add_to_output=True)
+        elif classifier_says_red_flag:  # only denied or general: answer the question
+            runner_up = next((r for r in classified if r[INTENT_NAME_KEY] != RED_FLAG_INTENT), None)
+            if runner_up is not None:
+                message.set(INTENT, dict(runner_up), add_to_output=True)
+        message.set(
+            "red_flags",
+            {
+                "categories": assessment.categories,
+                "negated": sorted({f.category for f in assessment.findings if f.negated}),
+            },
+            add_to_output=True,
+        )

@@ -1,0 +1,129 @@
+"""Red-flag evaluation: does every described warning sign reach the urgent response?
+
+Parses each message of a red-flag set (tests/red_flags/*.yml) with the trained model, so both
+safety layers (the DIET intent and the deterministic detector) are measured together, exactly
+as in a conversation: a message is routed to urgent care when its intent is `red_flag` (a rule
+then always answers with `utter_urgent_care`).
+
+Prints sensitivity per warning sign with a 95% Clopper-Pearson interval, how often negated and
+benign messages were answered normally, and the over-triage rate; writes the figures as JSON.
+
+Usage: python -m bot.red_flag_evaluation [SET.yml ...] [--json results/red_flags.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+from scipy.stats import beta
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL = ROOT / "models" / "bme.tar.gz"
+SETS = [ROOT / "tests" / "red_flags" / "evaluation.yml", ROOT / "tests" / "red_flags" / "holdout.yml"]
+RESULTS = ROOT / "results" / "red_flags.json"
+MIN_NORMAL_RATE = 0.95  # negated and benign messages answered normally
+RED_FLAG_INTENT = "red_flag"
+
+
+def clopper_pearson(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Exact binomial confidence interval for a proportion."""
+    alpha = 1 - confidence
+    low = 0.0 if successes == 0 else float(beta.ppf(alpha / 2, successes, n - successes + 1))
+    high = 1.0 if successes == n else float(beta.ppf(1 - alpha / 2, successes + 1, n - successes))
+    return low, high
+
+
+def _rate(hits: int, n: int) -> dict[str, Any]:
+    low, high = clopper_pearson(hits, n) if n else (0.0, 1.0)
+    return {"hits": hits, "n": n, "rate": hits / n if n else None, "ci95": [low, high]}
+
+
+def score(items: dict[str, list[dict]], routed: dict[str, bool]) -> dict[str, Any]:
+    """Sensitivity per category and overall, normal-answer rates, over-triage, and the misses."""
+    red = items.get("red_flags", [])
+    categories = sorted({c for item in red for c in item["categories"]})
+    report: dict[str, Any] = {"sensitivity": {}, "missed": [], "over_triaged": []}
+    for category in categories:
+        members = [i for i in red if category in i["categories"]]
+        report["sensitivity"][category] = _rate(sum(routed[i["text"]] for i in members), len(members))
+    report["sensitivity"]["all"] = _rate(sum(routed[i["text"]] for i in red), len(red))
+    report["missed"] = [i["text"] for i in red if not routed[i["text"]]]
+    for kind in ("negated", "benign"):
+        group = items.get(kind, [])
+        report[f"{kind}_answered_normally"] = _rate(sum(not routed[i["text"]] for i in group), len(group))
+        report["over_triaged"] += [i["text"] for i in group if routed[i["text"]]]
+    normal = [i for kind in ("negated", "benign") for i in items.get(kind, [])]
+    report["normal_rate"] = _rate(sum(not routed[i["text"]] for i in normal), len(normal))
+    report["over_triage_rate"] = _rate(sum(routed[i["text"]] for i in normal), len(normal))
+    return report
+
+
+async def _route_all(model: Path, texts: list[str]) -> dict[str, bool]:
+    from rasa.core.agent import Agent  # imported here: loading Rasa takes seconds
+
+    agent = Agent.load(str(model))
+    routed = {}
+    for text in texts:
+        parsed = await agent.parse_message(text)
+        routed[text] = parsed["intent"]["name"] == RED_FLAG_INTENT
+    return routed
+
+
+def evaluate(sets: list[Path], model: Path = MODEL) -> dict[str, Any]:
+    loaded = {path.stem: yaml.safe_load(path.read_text(encoding="utf-8")) for path in sets}
+    texts = sorted({i["text"] for items in loaded.values() for group in items.values() for i in group})
+    routed = asyncio.run(_route_all(model, texts))
+    return {name: score(items, routed) for name, items in loaded.items()}
+
+
+def _line(label: str, r: dict[str, Any]) -> str:
+    low, high = r["ci95"]
+    return f"  {label:22} {r['hits']:4d}/{r['n']:<4d} {r['rate']:6.1%}  (95% CI {low:.1%}-{high:.1%})"
+
+
+def print_report(results: dict[str, Any]) -> None:
+    for name, report in results.items():
+        print(f"\n{name}: sensitivity (routed to urgent care)")
+        for category, r in report["sensitivity"].items():
+            print(_line(category, r))
+        print(_line("negated: normal", report["negated_answered_normally"]))
+        print(_line("benign: normal", report["benign_answered_normally"]))
+        print(_line("over-triage", report["over_triage_rate"]))
+        for text in report["missed"]:
+            print(f"  MISSED: {text}")
+        for text in report["over_triaged"]:
+            print(f"  over-triaged: {text}")
+
+
+def passes(results: dict[str, Any]) -> bool:
+    return all(not r["missed"] and r["normal_rate"]["rate"] >= MIN_NORMAL_RATE for r in results.values())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("sets", nargs="*", type=Path, default=SETS)
+    parser.add_argument("--json", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.ERROR)  # Rasa logs every parse at debug level otherwise
+    logging.disable(logging.WARNING)
+    results = evaluate(args.sets)
+    print_report(results)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    print(f"\nFigures written to {args.json}")
+    return 0 if passes(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
