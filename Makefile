@@ -1,7 +1,7 @@
 # Two commands do everything on a fresh machine:
 #   make run    create the venv, build what is missing or stale, start the assistant
 #   make test   the same set-up, then the whole test suite (what CI runs)
-# Also: make shell (chat in the terminal), make eval (NLU report on held-out questions),
+# Also: make shell (chat in the terminal), make eval (held-out NLU and red-flag reports),
 #       make train, make lint, make lock, make clean.
 
 SHELL := /bin/bash
@@ -43,6 +43,7 @@ setup: $(SPACY_PIPELINE)/meta.json
 
 eval: $(MODEL)
 	$(BIN)/python -m bot.evaluation
+	$(BIN)/python -m bot.red_flag_evaluation
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
