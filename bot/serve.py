@@ -2,8 +2,10 @@
 
 `make run` calls this after building what is missing. Ports come from RASA_PORT (5005) and
 ACTIONS_PORT (5055); Rasa is pointed at the action server through a copy of endpoints.yml
-with that port. Ctrl-C (or SIGTERM) stops both processes; if either dies, the other is
-stopped too, so the assistant never runs half-alive.
+with that port, and gets the channels the environment enables (bot/channels/credentials.py).
+Rasa's HTTP API stays off unless RASA_API_TOKEN is set, and then requires that token.
+Ctrl-C (or SIGTERM) stops both processes; if either dies, the other is stopped too, so the
+assistant never runs half-alive.
 
 Usage: python -m bot.serve [--shell]
 """
@@ -22,19 +24,29 @@ from pathlib import Path
 
 import yaml
 
+from bot.channels.credentials import credentials_from_env
+
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "bme.tar.gz"
 READY_TIMEOUT_S = 180
+
+
+def _write_temp_yaml(data: dict, prefix: str) -> Path:
+    handle, name = tempfile.mkstemp(prefix=prefix, suffix=".yml")
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        yaml.safe_dump(data, out)
+    return Path(name)
 
 
 def endpoints_for(actions_port: int, source: Path = ROOT / "endpoints.yml") -> Path:
     """A copy of endpoints.yml whose action endpoint uses the given port."""
     endpoints = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
     endpoints["action_endpoint"] = {"url": f"http://localhost:{actions_port}/webhook"}
-    handle, name = tempfile.mkstemp(prefix="bme-endpoints-", suffix=".yml")
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
-        yaml.safe_dump(endpoints, out)
-    return Path(name)
+    return _write_temp_yaml(endpoints, "bme-endpoints-")
+
+
+def chat_page_url(rasa_port: int) -> str:
+    return f"http://localhost:{rasa_port}/webhooks/socketio/chat"
 
 
 def action_server_command(port: int) -> list[str]:
@@ -42,15 +54,15 @@ def action_server_command(port: int) -> list[str]:
     return [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)]
 
 
-def rasa_command(port: int, endpoints: Path, shell: bool) -> list[str]:
+def rasa_command(port: int, endpoints: Path, credentials: Path | None, api_token: str | None) -> list[str]:
+    """`rasa run` with the given channels, or `rasa shell` when there are none."""
     common = ["--model", str(MODEL), "--endpoints", str(endpoints)]
-    if shell:
+    if credentials is None:
         return [sys.executable, "-m", "rasa", "shell", *common]
-    return [
-        sys.executable, "-m", "rasa", "run", *common,
-        "--port", str(port),
-        "--credentials", str(ROOT / "credentials.yml"),
-    ]  # fmt: skip
+    command = [sys.executable, "-m", "rasa", "run", *common, "--port", str(port), "--credentials", str(credentials)]
+    if api_token:  # the HTTP API exposes every conversation: never without a token
+        command += ["--enable-api", "--auth-token", api_token]
+    return command
 
 
 def wait_until_ready(url: str, process: subprocess.Popen, timeout_s: float = READY_TIMEOUT_S) -> bool:
@@ -90,9 +102,11 @@ def main(argv: list[str] | None = None) -> int:
     actions_port = int(os.environ.get("ACTIONS_PORT", "5055"))
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
     endpoints = endpoints_for(actions_port)
+    credentials = None if args.shell else _write_temp_yaml(credentials_from_env(os.environ, rasa_port), "bme-creds-")
+    api_token = os.environ.get("RASA_API_TOKEN") or None
 
     actions = subprocess.Popen(action_server_command(actions_port), cwd=ROOT)
-    rasa = subprocess.Popen(rasa_command(rasa_port, endpoints, args.shell), cwd=ROOT)
+    rasa = subprocess.Popen(rasa_command(rasa_port, endpoints, credentials, api_token), cwd=ROOT)
     processes = [actions, rasa]
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -104,7 +118,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.shell:
             return rasa.wait()
         if wait_until_ready(f"http://127.0.0.1:{rasa_port}/", rasa):
-            print(f"\nThe assistant is ready: REST at http://localhost:{rasa_port}/webhooks/rest/webhook", flush=True)
+            print(
+                f"\nThe assistant is ready. Chat in your browser: {chat_page_url(rasa_port)}"
+                f"\nREST: http://localhost:{rasa_port}/webhooks/rest/webhook",
+                flush=True,
+            )
         while all(p.poll() is None for p in processes):
             time.sleep(0.5)
         dead = next(p for p in processes if p.poll() is not None)
@@ -115,7 +133,9 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         stop(processes)
-        endpoints.unlink(missing_ok=True)
+        for temp in (endpoints, credentials):
+            if temp is not None:
+                temp.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

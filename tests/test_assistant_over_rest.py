@@ -6,28 +6,17 @@ checked over the REST channel, the way a website or script talks to the assistan
 """
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
+import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.running_assistant import start_assistant
 
 
 class Assistant:
-    def __init__(self, rasa_port: int):
-        self.url = f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook"
+    def __init__(self, base_url: str):
+        self.url = f"{base_url}/webhooks/rest/webhook"
 
     def send(self, sender: str, message: str) -> list[dict]:
         body = json.dumps({"sender": sender, "message": message}).encode()
@@ -41,32 +30,8 @@ class Assistant:
 
 @pytest.fixture(scope="module")
 def assistant():
-    rasa_port, actions_port = free_port(), free_port()
-    env = {**os.environ, "RASA_PORT": str(rasa_port), "ACTIONS_PORT": str(actions_port)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot.serve"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    ready = False
-    output = []
-    for line in process.stdout:  # the launcher announces readiness once Rasa answers
-        output.append(line)
-        if "The assistant is ready" in line:
-            ready = True
-            break
-    if not ready:
-        process.kill()
-        pytest.fail("the assistant did not start:\n" + "".join(output[-40:]))
-    yield Assistant(rasa_port)
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(30)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    with start_assistant() as running:
+        yield Assistant(running.base_url)
 
 
 def test_a_new_conversation_starts_with_a_welcome_and_the_disclaimer(assistant):
@@ -159,3 +124,13 @@ def test_a_fallback_topic_button_answers_that_topic(assistant):
 def test_out_of_scope_never_gives_a_dose(assistant):
     reply = assistant.texts("dose", "how many mg of ibuprofen should I take for bme?")
     assert "can't" in reply and "mg" not in reply
+
+
+def test_rasa_http_api_is_off_by_default(assistant):
+    # The API exposes every conversation's tracker: without RASA_API_TOKEN it must not exist.
+    try:
+        urllib.request.urlopen(assistant.url.replace("/webhooks/rest/webhook", "/conversations/x/tracker"), timeout=10)
+        status = 200
+    except urllib.error.HTTPError as error:
+        status = error.code
+    assert status == 404

@@ -1,0 +1,130 @@
+"""The web chat channel: Rasa's socket.io channel, fixed and locked down, plus our chat page.
+
+Three changes to Rasa's `SocketIOInput`:
+
+- Conversations survive a page reload: with `session_persistence`, Rasa 3.6 calls
+  `sio.enter_room()` without `await`, which python-socketio >= 5.10 made a coroutine, so the
+  browser never joins its session's room and never hears a reply (rasa#13027). We await it.
+- Only allowed origins may open a socket: Rasa builds its server with
+  `cors_allowed_origins=[]`, which turns the Origin check off, so any web site could talk to
+  the assistant from its visitors' browsers. We allow the page's own origin, localhost, and
+  the origins listed in WEBCHAT_ALLOWED_ORIGINS (sites that embed the widget).
+- The assistant serves its own chat page and widget (bot/web/), so the page and the socket
+  share an origin: `/webhooks/socketio/chat` is the page, `/webhooks/socketio/static/` the
+  widget, its styles and the pinned socket.io client from npm (never a CDN).
+
+The socket stays at the standard `/socket.io` path.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from rasa.core.channels.channel import UserMessage
+from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from socketio import AsyncServer
+
+logger = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parents[2]
+WEB_DIR = ROOT / "bot" / "web"
+SOCKET_IO_CLIENT = ROOT / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
+MAX_MESSAGE_CHARS = 5000
+
+
+class WebChatInput(SocketIOInput):
+    @classmethod
+    def name(cls) -> str:
+        return "socketio"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> WebChatInput:
+        credentials = credentials or {}
+        return cls(
+            credentials.get("user_message_evt", "user_uttered"),
+            credentials.get("bot_message_evt", "bot_uttered"),
+            session_persistence=credentials.get("session_persistence", True),
+            allowed_origins=credentials.get("allowed_origins") or [],
+        )
+
+    def __init__(
+        self,
+        user_message_evt: str = "user_uttered",
+        bot_message_evt: str = "bot_uttered",
+        session_persistence: bool = True,
+        allowed_origins: list[str] | None = None,
+    ) -> None:
+        super().__init__(user_message_evt, bot_message_evt, session_persistence=session_persistence)
+        self.allowed_origins = set(allowed_origins or [])
+
+    def origin_allowed(self, origin: str | None, environ: dict[str, Any]) -> bool:
+        """Same origin as the page, or one we were told to allow. No Origin: not a browser."""
+        if origin is None:
+            return True
+        own = f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"
+        return origin == own or origin in self.allowed_origins
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=self.origin_allowed)
+        blueprint = SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
+        self.sio = sio
+
+        @blueprint.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @blueprint.route("/chat", methods=["GET"])
+        async def chat_page(_: Request) -> HTTPResponse:
+            return await response.file(str(WEB_DIR / "index.html"), mime_type="text/html; charset=utf-8")
+
+        blueprint.static("/static/socket.io.min.js", str(SOCKET_IO_CLIENT), name="socketio_client")
+        blueprint.static("/static", str(WEB_DIR), name="webchat_static")
+
+        @sio.on("session_request")
+        async def session_request(sid: str, data: dict | None) -> None:
+            session_id = (data or {}).get("session_id") if isinstance(data, dict) else None
+            if not isinstance(session_id, str) or not session_id.strip() or len(session_id) > 100:
+                session_id = uuid.uuid4().hex
+            if self.session_persistence:
+                await sio.enter_room(sid, session_id)  # the fix: Rasa forgets this await
+            await sio.emit("session_confirm", session_id, room=sid)
+
+        @sio.on(self.user_message_evt)
+        async def handle_message(sid: str, data: Any) -> None:
+            if not isinstance(data, dict):
+                return
+            text = data.get("message")
+            if not isinstance(text, str) or not text.strip():
+                return
+            if self.session_persistence:
+                sender_id = data.get("session_id")
+                if not isinstance(sender_id, str) or not sender_id:
+                    logger.warning("socket.io message without a session_id ignored")
+                    return
+            else:
+                sender_id = sid
+            metadata = data.get(self.metadata_key) or {}
+            if isinstance(metadata, str):
+                try:
+                    metadata = json.loads(metadata)
+                except json.JSONDecodeError:
+                    metadata = {}
+            output = SocketIOOutput(sio, self.bot_message_evt)
+            message = UserMessage(
+                text[:MAX_MESSAGE_CHARS],
+                output,
+                sender_id,
+                input_channel=self.name(),
+                metadata=metadata if isinstance(metadata, dict) else {},
+            )
+            await on_new_message(message)
+
+        return blueprint

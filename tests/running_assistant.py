@@ -1,0 +1,75 @@
+"""Starts the real assistant (a `rasa run` and an action server) for tests, as `make run` does."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class RunningAssistant:
+    rasa_port: int
+    actions_port: int
+    process: subprocess.Popen
+    output: list[str]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.rasa_port}"
+
+
+def _drain(process: subprocess.Popen, output: list[str], keep: int = 2000) -> None:
+    for line in process.stdout:
+        output.append(line)
+        del output[:-keep]
+
+
+@contextlib.contextmanager
+def start_assistant(**env: str) -> Iterator[RunningAssistant]:
+    """Runs `python -m bot.serve` (what `make run` runs) on free ports until the block ends."""
+    rasa_port, actions_port = free_port(), free_port()
+    environment = {**os.environ, "RASA_PORT": str(rasa_port), "ACTIONS_PORT": str(actions_port), **env}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.serve"],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output: list[str] = []
+    for line in process.stdout:  # bot.serve announces readiness once Rasa answers
+        output.append(line)
+        if "The assistant is ready" in line:
+            break
+    else:
+        process.kill()
+        pytest.fail("the assistant did not start:\n" + "".join(output[-40:]))
+    # Keep reading, or a full pipe would block Rasa's logging and freeze the assistant.
+    threading.Thread(target=_drain, args=(process, output), daemon=True).start()
+    try:
+        yield RunningAssistant(rasa_port, actions_port, process, output)
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
