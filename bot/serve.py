@@ -38,10 +38,17 @@ def _write_temp_yaml(data: dict, prefix: str) -> Path:
     return Path(name)
 
 
-def endpoints_for(actions_port: int, source: Path = ROOT / "endpoints.yml") -> Path:
-    """A copy of endpoints.yml whose action endpoint uses the given port."""
+def endpoints_for(actions_port: int, env: dict[str, str]) -> Path:
+    """The endpoints file (RASA_ENDPOINTS, default endpoints.yml) with our action server's
+    port and, for the embedded SQLite store, the database file TRACKER_DB."""
+    source = ROOT / env.get("RASA_ENDPOINTS", "endpoints.yml")
     endpoints = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
     endpoints["action_endpoint"] = {"url": f"http://localhost:{actions_port}/webhook"}
+    store = endpoints.get("tracker_store") or {}
+    if store.get("dialect") == "sqlite":
+        database = Path(env.get("TRACKER_DB") or ROOT / store["db"]).resolve()
+        database.parent.mkdir(parents=True, exist_ok=True)
+        store["db"] = str(database)
     return _write_temp_yaml(endpoints, "bme-endpoints-")
 
 
@@ -101,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     rasa_port = int(os.environ.get("RASA_PORT", "5005"))
     actions_port = int(os.environ.get("ACTIONS_PORT", "5055"))
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
-    endpoints = endpoints_for(actions_port)
+    endpoints = endpoints_for(actions_port, dict(os.environ))
     credentials = None if args.shell else _write_temp_yaml(credentials_from_env(os.environ, rasa_port), "bme-creds-")
     api_token = os.environ.get("RASA_API_TOKEN") or None
 

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -46,7 +47,15 @@ def _drain(process: subprocess.Popen, output: list[str], keep: int = 2000) -> No
 def start_assistant(**env: str) -> Iterator[RunningAssistant]:
     """Runs `python -m bot.serve` (what `make run` runs) on free ports until the block ends."""
     rasa_port, actions_port = free_port(), free_port()
-    environment = {**os.environ, "RASA_PORT": str(rasa_port), "ACTIONS_PORT": str(actions_port), **env}
+    # Each assistant gets its own conversation database unless the test chooses one.
+    database = Path(tempfile.mkdtemp(prefix="bme-test-")) / "conversations.db"
+    environment = {
+        **os.environ,
+        "RASA_PORT": str(rasa_port),
+        "ACTIONS_PORT": str(actions_port),
+        "TRACKER_DB": str(database),
+        **env,
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "bot.serve"],
         cwd=ROOT,
