@@ -2,6 +2,7 @@
 #   make run    create the venv, build what is missing or stale, start the assistant
 #   make test   the same set-up, then the whole test suite (what CI runs)
 # Also: make shell (chat in the terminal), make eval (held-out NLU and red-flag reports),
+#       make bench (benchmark against stock Rasa; BENCH_ARGS="--soak 600" adds a soak),
 #       make train, make lint, make lock, make clean.
 
 SHELL := /bin/bash
@@ -25,7 +26,7 @@ WIDGET_DEPS := node_modules/socket.io-client/dist/socket.io.min.js
 TRAINING_INPUTS := config.yml domain.yml $(wildcard data/nlu/*.yml) $(wildcard data/*.yml)
 TRAINING_INPUTS := $(filter-out data/knowledge.yml data/vocabulary.yml,$(TRAINING_INPUTS))
 
-.PHONY: run test shell train eval lint lock clean setup
+.PHONY: run test shell train eval bench lint lock clean setup
 
 run: $(MODEL) $(WIDGET_DEPS)
 	$(BIN)/python -m bot.serve
@@ -41,6 +42,9 @@ shell: $(MODEL)
 train: $(MODEL)
 
 setup: $(SPACY_PIPELINE)/meta.json
+
+bench: $(MODEL) $(WIDGET_DEPS)
+	$(BIN)/python -m bot.benchmark $(BENCH_ARGS)
 
 eval: $(MODEL)
 	$(BIN)/python -m bot.evaluation

@@ -181,6 +181,16 @@ class ValidateSymptomCheckForm(FormValidationAction):
         return self._answer("rf_redness", dispatcher, tracker)
 
 
+class ActionResetSymptomCheck(Action):
+    """Forgets the answers of an earlier, interrupted symptom check before a new one."""
+
+    def name(self) -> str:
+        return "action_reset_symptom_check"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        return [SlotSet(slot, None) for slot in symptom_check.QUESTIONS]
+
+
 class ActionSymptomCheckResult(Action):
     """Any yes: the urgent response. All no: what typical BME feels like and how it's found."""
 

@@ -17,6 +17,7 @@ import os
 import signal
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 import urllib.request
@@ -61,15 +62,31 @@ def action_server_command(port: int) -> list[str]:
     return [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)]
 
 
-def rasa_command(port: int, endpoints: Path, credentials: Path | None, api_token: str | None) -> list[str]:
+def rasa_command(
+    port: int, endpoints: Path, credentials: Path | None, api_token: str | None, model: Path = MODEL
+) -> list[str]:
     """`rasa run` with the given channels, or `rasa shell` when there are none."""
-    common = ["--model", str(MODEL), "--endpoints", str(endpoints)]
+    common = ["--model", str(model), "--endpoints", str(endpoints)]
     if credentials is None:
         return [sys.executable, "-m", "rasa", "shell", *common]
     command = [sys.executable, "-m", "rasa", "run", *common, "--port", str(port), "--credentials", str(credentials)]
     if api_token:  # the HTTP API exposes every conversation: never without a token
         command += ["--enable-api", "--auth-token", api_token]
     return command
+
+
+def model_problem(model: Path) -> str | None:
+    """Why a model file cannot be served, or None. Checked before starting anything: a
+    corrupt model would otherwise leave Rasa running but unable to answer."""
+    if not model.exists():
+        return f"No trained model at {model}: run `make run` (or `make train`) to train one."
+    try:
+        with tarfile.open(model, "r:gz") as archive:
+            if not any(name.endswith("metadata.json") for name in archive.getnames()):
+                return f"{model} is not a Rasa model (no metadata.json inside): delete it and run `make train`."
+    except (tarfile.TarError, OSError, EOFError) as error:
+        return f"{model} is damaged ({error}): delete it and run `make train`."
+    return None
 
 
 def wait_until_ready(url: str, process: subprocess.Popen, timeout_s: float = READY_TIMEOUT_S) -> bool:
@@ -102,8 +119,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shell", action="store_true", help="chat in the terminal instead of serving")
     args = parser.parse_args(argv)
 
-    if not MODEL.exists():
-        print(f"No trained model at {MODEL}: run `make run` (or `make train`) first.", file=sys.stderr)
+    model = Path(os.environ.get("BME_MODEL") or MODEL)  # another model, e.g. the benchmark's baseline
+    problem = model_problem(model)
+    if problem:
+        print(problem, file=sys.stderr)
         return 1
     rasa_port = int(os.environ.get("RASA_PORT", "5005"))
     actions_port = int(os.environ.get("ACTIONS_PORT", "5055"))
@@ -113,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     api_token = os.environ.get("RASA_API_TOKEN") or None
 
     actions = subprocess.Popen(action_server_command(actions_port), cwd=ROOT)
-    rasa = subprocess.Popen(rasa_command(rasa_port, endpoints, credentials, api_token), cwd=ROOT)
+    rasa = subprocess.Popen(rasa_command(rasa_port, endpoints, credentials, api_token, model), cwd=ROOT)
     processes = [actions, rasa]
 
     def on_signal(signum: int, _frame: object) -> None:

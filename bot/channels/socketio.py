@@ -13,7 +13,8 @@ Three changes to Rasa's `SocketIOInput`:
   share an origin: `/webhooks/socketio/chat` is the page, `/webhooks/socketio/static/` the
   widget, its styles and the pinned socket.io client from npm (never a CDN).
 
-The socket stays at the standard `/socket.io` path.
+Messages go through bot/channels/guard.py like REST's: checked, limited per session, and always
+answered. The socket stays at the standard `/socket.io` path.
 """
 
 from __future__ import annotations
@@ -32,12 +33,20 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
+from bot.channels.guard import (
+    MAX_MESSAGE_CHARS,
+    BadInputError,
+    SenderLimiter,
+    clean_message,
+    clean_sender,
+    handle_with_reply,
+)
+
 logger = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB_DIR = ROOT / "bot" / "web"
 SOCKET_IO_CLIENT = ROOT / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
-MAX_MESSAGE_CHARS = 5000
 
 
 class WebChatInput(SocketIOInput):
@@ -64,6 +73,7 @@ class WebChatInput(SocketIOInput):
     ) -> None:
         super().__init__(user_message_evt, bot_message_evt, session_persistence=session_persistence)
         self.allowed_origins = set(allowed_origins or [])
+        self.limiter = SenderLimiter()
 
     def origin_allowed(self, origin: str | None, environ: dict[str, Any]) -> bool:
         """Same origin as the page, or one we were told to allow. No Origin: not a browser."""
@@ -101,30 +111,55 @@ class WebChatInput(SocketIOInput):
         async def handle_message(sid: str, data: Any) -> None:
             if not isinstance(data, dict):
                 return
-            text = data.get("message")
-            if not isinstance(text, str) or not text.strip():
+            sender_id = data.get("session_id") if self.session_persistence else sid
+            try:
+                sender_id = clean_sender(sender_id)
+            except BadInputError:
+                logger.warning("socket.io message without a usable session_id ignored")
                 return
-            if self.session_persistence:
-                sender_id = data.get("session_id")
-                if not isinstance(sender_id, str) or not sender_id:
-                    logger.warning("socket.io message without a session_id ignored")
-                    return
-            else:
-                sender_id = sid
+            output = _CountingOutput(sio, self.bot_message_evt)
+            try:
+                text = clean_message(data.get("message"))
+            except BadInputError:
+                await output.send_text_message(
+                    sender_id, f"Please type a question (at most {MAX_MESSAGE_CHARS} characters)."
+                )
+                return
+            if not self.limiter.try_acquire(sender_id):
+                await output.send_text_message(sender_id, "One moment: I'm still answering your earlier messages.")
+                return
             metadata = data.get(self.metadata_key) or {}
             if isinstance(metadata, str):
                 try:
                     metadata = json.loads(metadata)
                 except json.JSONDecodeError:
                     metadata = {}
-            output = SocketIOOutput(sio, self.bot_message_evt)
             message = UserMessage(
-                text[:MAX_MESSAGE_CHARS],
+                text,
                 output,
                 sender_id,
                 input_channel=self.name(),
                 metadata=metadata if isinstance(metadata, dict) else {},
             )
-            await on_new_message(message)
+
+            async def apologise(apology: str) -> None:
+                await output.send_text_message(sender_id, apology)
+
+            try:
+                await handle_with_reply(on_new_message, message, lambda: output.sent, apologise)
+            finally:
+                self.limiter.release(sender_id)
 
         return blueprint
+
+
+class _CountingOutput(SocketIOOutput):
+    """Counts what is sent, so the guard knows whether the user heard anything."""
+
+    def __init__(self, sio: AsyncServer, bot_message_evt: str) -> None:
+        super().__init__(sio, bot_message_evt)
+        self.sent = 0
+
+    async def _send_message(self, socket_id: str, response: Any) -> None:
+        self.sent += 1
+        await super()._send_message(socket_id, response)

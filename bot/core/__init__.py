@@ -1,0 +1,1 @@
+"""Our additions to Rasa's dialogue management."""
