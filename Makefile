@@ -3,6 +3,7 @@
 #   make test   the same set-up, then the whole test suite (what CI runs)
 # Also: make shell (chat in the terminal), make eval (held-out NLU and red-flag reports),
 #       make bench (benchmark against stock Rasa; BENCH_ARGS="--soak 600" adds a soak),
+#       make cluster (N instances behind nginx with PostgreSQL and Redis, as in production),
 #       make train, make lint, make lock, make clean.
 
 SHELL := /bin/bash
@@ -26,7 +27,7 @@ WIDGET_DEPS := node_modules/socket.io-client/dist/socket.io.min.js
 TRAINING_INPUTS := config.yml domain.yml $(wildcard data/nlu/*.yml) $(wildcard data/*.yml)
 TRAINING_INPUTS := $(filter-out data/knowledge.yml data/vocabulary.yml,$(TRAINING_INPUTS))
 
-.PHONY: run test shell train eval bench lint lock clean setup
+.PHONY: run test shell train eval bench cluster lint lock clean setup
 
 run: $(MODEL) $(WIDGET_DEPS)
 	$(BIN)/python -m bot.serve
@@ -45,6 +46,10 @@ setup: $(SPACY_PIPELINE)/meta.json
 
 bench: $(MODEL) $(WIDGET_DEPS)
 	$(BIN)/python -m bot.benchmark $(BENCH_ARGS)
+
+# Needs Debian's postgresql, redis-server and nginx. INSTANCES=3 for three `rasa run`.
+cluster: $(MODEL)
+	$(BIN)/python -m bot.cluster --instances $(or $(INSTANCES),2)
 
 eval: $(MODEL)
 	$(BIN)/python -m bot.evaluation
