@@ -11,7 +11,10 @@ results/bench.json and results/bench.png.
 A soak (`--soak SECONDS`) runs a mixed load for that long against our assistant, sampling
 memory and latency, and reports growth after warm-up and latency drift.
 
-Usage: python -m bot.benchmark [--seconds 20] [--soak 600] [--no-baseline]
+Scale-out (`--cluster`) runs the production set-up (bot/cluster.py: PostgreSQL, Redis, nginx)
+with one and then two `rasa run` instances and compares their throughput at concurrency 10.
+
+Usage: python -m bot.benchmark [--seconds 20] [--soak 600] [--no-baseline] [--cluster]
 """
 
 from __future__ import annotations
@@ -344,6 +347,23 @@ def soak(seconds: float, workdir: Path, concurrency: int = 10, window_s: float =
     }
 
 
+def scale_out(seconds: float, concurrency: int = 10) -> dict[str, Any]:
+    """Throughput through nginx with one and with two instances sharing PostgreSQL and Redis."""
+    from bot.cluster import cluster
+
+    report: dict[str, Any] = {}
+    for instances in (1, 2):
+        with cluster(instances=instances) as running:
+            url = f"{running.nginx_url}/webhooks/rest/webhook"
+            load(url, 2, 5)  # warm-up: the first turns load lazily initialised parts
+            result = load(url, concurrency, seconds)
+        report[f"{instances}_instances"] = asdict(result)
+        print(f"  {instances} instance(s) behind nginx: {result}", flush=True)
+    one, two = report["1_instances"]["throughput"], report["2_instances"]["throughput"]
+    report["speed_up_x"] = round(two / one, 2) if one else None
+    return report
+
+
 def plot(results: dict[str, Any], path: Path) -> None:
     import matplotlib
 
@@ -386,6 +406,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=20, help="seconds of load per concurrency level")
     parser.add_argument("--soak", type=float, default=0, help="also run a soak of this many seconds")
     parser.add_argument("--no-baseline", action="store_true", help="measure our assistant only")
+    parser.add_argument("--cluster", action="store_true", help="also measure 1 vs 2 instances behind nginx")
     args = parser.parse_args(argv)
     RESULTS.mkdir(exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="bme-bench-"))
@@ -407,6 +428,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.soak:
             print(f"== soak, {args.soak:.0f} s", flush=True)
             results["soak"] = soak(args.soak, workdir)
+        if args.cluster:
+            print("== scale-out: 1 and 2 instances behind nginx", flush=True)
+            results["scale_out"] = scale_out(args.seconds)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     (RESULTS / "bench.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
