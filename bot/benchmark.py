@@ -375,7 +375,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
         levels = [r["concurrency"] for r in report["load"]]
         left.plot(levels, [r["throughput"] for r in report["load"]], marker="o", label=name)
         right.plot(levels, [r["p95_ms"] for r in report["load"]], marker="o", label=name)
-    left.set(title="Throughput", xlabel="concurrent conversations", ylabel="messages / s", xscale="log")
+    left.set(title="Throughput", xlabel="concurrent conversations", ylabel="messages / s", xscale="log", ylim=(0, None))
     right.set(title="p95 latency", xlabel="concurrent conversations", ylabel="ms", xscale="log", yscale="log")
     for axis in (left, right):
         axis.legend()
