@@ -5,7 +5,8 @@ to the first answer), REST latency (p50/p95/p99), throughput and errors at concu
 and 50 for a bounded time each, with a realistic mix of multi-turn conversations, peak and
 steady memory (Rasa plus the action server), and held-out NLU accuracy. For ours it also
 measures the in-process NLU parse time (the floor under the round trip) and whether a very
-long conversation answers as fast at its end as at its start. Results go to
+long conversation answers as fast at its end as at its start, on our tracker store and on
+Rasa's own. Results go to
 results/bench.json and results/bench.png.
 
 A soak (`--soak SECONDS`) runs a mixed load for that long against our assistant, sampling
@@ -36,10 +37,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results"
 OUR_MODEL = ROOT / "models" / "bme.tar.gz"
 CONCURRENCY = (1, 10, 50)
+LONG_CONVERSATION_TURNS = 600
 
 # Rasa's stock `rasa init` configuration (3.6), trained on our data, domain and rules.
 BASELINE_CONFIG = """
@@ -146,11 +150,12 @@ def tree_pids(pid: int) -> list[int]:
 class Server:
     """One assistant (`python -m bot.serve` with a given model), started and timed."""
 
-    def __init__(self, model: Path, workdir: Path):
+    def __init__(self, model: Path, workdir: Path, **extra_env: str):
         self.model = model
         self.rasa_port, self.actions_port = free_port(), free_port()
         env = {
             **os.environ,
+            **extra_env,
             "RASA_PORT": str(self.rasa_port),
             "ACTIONS_PORT": str(self.actions_port),
             "TRACKER_DB": str(workdir / "conversations.db"),
@@ -242,7 +247,7 @@ def load(url: str, concurrency: int, seconds: float) -> LoadResult:
     return asyncio.run(_load(url, concurrency, seconds))
 
 
-def long_conversation(url: str, turns: int = 300) -> dict[str, float]:
+def long_conversation(url: str, turns: int) -> dict[str, float]:
     """Median latency of the first and last 30 turns of one very long conversation."""
     messages = list(itertools.islice(itertools.cycle(itertools.chain(*CONVERSATIONS[:6])), turns))
     latencies = []
@@ -257,6 +262,20 @@ def long_conversation(url: str, turns: int = 300) -> dict[str, float]:
         "first_30_median_ms": round(statistics.median(latencies[:30]), 1),
         "last_30_median_ms": round(statistics.median(latencies[-30:]), 1),
     }
+
+
+def long_conversation_on_stock_store(workdir: Path, turns: int) -> dict[str, float]:
+    """The same long conversation on Rasa's own SQLTrackerStore (no session cap, no extra
+    indexes): what bot/tracker_store.py saves."""
+    endpoints = yaml.safe_load((ROOT / "endpoints.yml").read_text(encoding="utf-8"))
+    endpoints["tracker_store"] = {"type": "SQL", "dialect": "sqlite", "db": "var/conversations.db"}
+    path = workdir / "endpoints-stock-store.yml"
+    path.write_text(yaml.safe_dump(endpoints), encoding="utf-8")
+    server = Server(OUR_MODEL, workdir / "stock-store", RASA_ENDPOINTS=str(path))
+    try:
+        return long_conversation(server.url, turns)
+    finally:
+        server.stop()
 
 
 def train(config: Path, out: Path, name: str) -> tuple[Path, float]:
@@ -315,7 +334,7 @@ def measure(name: str, model: Path, train_s: float, seconds: float, workdir: Pat
         current, peak = server.memory_mb()
         report["memory_mb"] = {"steady": round(current), "peak": round(peak)}
         if name == "ours":
-            report["long_conversation"] = long_conversation(server.url)
+            report["long_conversation"] = long_conversation(server.url, LONG_CONVERSATION_TURNS)
     finally:
         server.stop()
     report["heldout_accuracy"] = heldout_accuracy(model, workdir / f"{name}-heldout")
@@ -425,6 +444,10 @@ def main(argv: list[str] | None = None) -> int:
             baseline["nlu_parse_ms"] = nlu_parse_floor_ms(base_model)
             results["assistants"]["baseline"] = baseline
             results["ours_vs_baseline"] = ratios(results["assistants"]["ours"], baseline)
+        print(f"== a {LONG_CONVERSATION_TURNS}-turn conversation on Rasa's own SQL tracker store", flush=True)
+        results["assistants"]["ours"]["long_conversation_stock_store"] = long_conversation_on_stock_store(
+            workdir, LONG_CONVERSATION_TURNS
+        )
         if args.soak:
             print(f"== soak, {args.soak:.0f} s", flush=True)
             results["soak"] = soak(args.soak, workdir)

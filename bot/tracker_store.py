@@ -21,6 +21,7 @@ Selected in endpoints.yml (SQLite) and endpoints.production.yml (PostgreSQL) wit
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import sqlalchemy
@@ -33,6 +34,8 @@ from rasa.shared.core.trackers import DialogueStateTracker
 # low enough that the last turn of a session costs little more than the first (`make bench`).
 DEFAULT_MAX_TURNS_PER_SESSION = 25
 
+logger = logging.getLogger(__name__)
+
 
 class TurnLimitedSQLTrackerStore(SQLTrackerStore):
     """`SQLTrackerStore` that starts a new session, carrying the slots over, every N turns."""
@@ -43,6 +46,24 @@ class TurnLimitedSQLTrackerStore(SQLTrackerStore):
         self.max_turns_per_session = int(max_turns_per_session)
         if self.engine.dialect.name == "sqlite":
             sqlalchemy.event.listen(self.engine, "connect", _sqlite_write_ahead_log)
+        self._create_session_indexes()
+
+    def _create_session_indexes(self) -> None:
+        """Indexes for the two queries Rasa runs per message (the latest `session_started` of a
+        sender, then that sender's events since its timestamp). Rasa indexes `sender_id` only,
+        so both scan every event the sender ever had, and a long conversation still slows down
+        a little even with sessions capped. An optimisation only: if another instance creates
+        them at the same moment and this fails, the store works without them."""
+        statements = [
+            "CREATE INDEX IF NOT EXISTS events_sender_type_time ON events (sender_id, type_name, timestamp)",
+            "CREATE INDEX IF NOT EXISTS events_sender_time ON events (sender_id, timestamp)",
+        ]
+        try:
+            with self.engine.begin() as connection:
+                for statement in statements:
+                    connection.execute(sqlalchemy.text(statement))
+        except sqlalchemy.exc.DBAPIError as error:
+            logger.warning("Could not create the tracker store's indexes (%s); continuing without.", error)
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         """Saves the turn's events, then, if the session is full, the start of a new one."""
