@@ -191,7 +191,7 @@ class Server:
         return sum(rss_mb(p) for p in pids), sum(rss_mb(p, "VmHWM") for p in pids)
 
     def stop(self) -> None:
-        self.process.send_signal(2)
+        self.process.terminate()  # bot.serve stops Rasa and the action server, then exits
         try:
             self.process.wait(30)
         except subprocess.TimeoutExpired:

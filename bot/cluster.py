@@ -513,6 +513,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
     signal.signal(signal.SIGTERM, _on_sigterm)
+    # Started in the background by a shell, we inherit SIGINT as ignored; Ctrl-C must still work.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     print(f"Starting PostgreSQL, Redis, the action server, {args.instances} rasa instances and nginx ...", flush=True)
     try:
         with cluster(args.instances, args.lock_lifetime) as running:

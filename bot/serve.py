@@ -139,7 +139,11 @@ def main(argv: list[str] | None = None) -> int:
         stop(processes)
         sys.exit(128 + signum)
 
+    # Both set explicitly: a process started in the background by a shell (`make run &`, CI,
+    # nohup) inherits SIGINT as ignored, and Python then never raises KeyboardInterrupt; the
+    # children would outlive us.
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     try:
         if args.shell:
             return rasa.wait()
