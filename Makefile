@@ -2,7 +2,8 @@
 #   make run    create the venv, build what is missing or stale, start the assistant
 #   make test   the same set-up, then the whole test suite (what CI runs)
 # Also: make shell (chat in the terminal), make eval (held-out NLU and red-flag reports),
-#       make bench (benchmark against stock Rasa; BENCH_ARGS="--soak 600" adds a soak),
+#       make bench (benchmark against stock Rasa; BENCH_ARGS="--soak 600 --cluster" adds a soak
+#         and 1 vs 2 instances behind nginx),
 #       make cluster (N instances behind nginx with PostgreSQL and Redis, as in production),
 #       make train, make lint, make lock, make clean.
 

@@ -39,6 +39,8 @@ from typing import Any
 
 import yaml
 
+from bot.serve import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results"
 OUR_MODEL = ROOT / "models" / "bme.tar.gz"
@@ -113,14 +115,6 @@ def percentile(values: list[float], p: float) -> float:
     k = (len(ordered) - 1) * p
     low, high = int(k), min(int(k) + 1, len(ordered) - 1)
     return ordered[low] + (ordered[high] - ordered[low]) * (k - low)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def rss_mb(pid: int, field: str = "VmRSS") -> float:

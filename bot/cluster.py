@@ -20,7 +20,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,7 +34,7 @@ from typing import Any
 import yaml
 
 from bot.channels.credentials import credentials_from_env
-from bot.serve import MODEL, action_server_command, rasa_command, wait_until_ready
+from bot.serve import MODEL, action_server_command, free_port, rasa_command, wait_until_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION_ENDPOINTS = ROOT / "endpoints.production.yml"
@@ -66,9 +65,9 @@ class Binaries:
 
 
 def _find_program(name: str, *preferred_dirs: Path) -> Path | None:
-    # nginx lives in /usr/sbin, which is not on a normal user's PATH.
-    found = shutil.which(name, path=os.pathsep.join(map(str, preferred_dirs))) if preferred_dirs else None
-    found = found or shutil.which(name) or shutil.which(name, path="/usr/sbin")
+    """Looks in `preferred_dirs`, then PATH, then /usr/sbin (nginx's home, off a user's PATH)."""
+    search = [*map(str, preferred_dirs), os.environ.get("PATH", ""), "/usr/sbin"]
+    found = shutil.which(name, path=os.pathsep.join(search))
     return Path(found) if found else None
 
 
@@ -93,12 +92,6 @@ def find_binaries() -> Binaries:
     if missing:
         raise ClusterError(f"missing Debian package(s): {', '.join(missing)}. Install them: {APT_INSTALL}")
     return Binaries(**found)  # type: ignore[arg-type]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
 @dataclass

@@ -102,10 +102,6 @@ class AtomicRedisLockStore(RedisLockStore):
                 return lock
             await asyncio.sleep(poll_s)
 
-    def update_lock(self, conversation_id: str) -> None:
-        """Drops expired tickets (those of a crashed instance) so the next one can be served."""
-        self._change_atomically(conversation_id, lambda lock: None)
-
     def finish_serving(self, conversation_id: str, ticket_number: int) -> None:
         """Removes a served ticket; deletes the lock when no one else holds a ticket."""
         self._change_atomically(conversation_id, lambda lock: lock.remove_ticket_for(ticket_number))

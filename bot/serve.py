@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tarfile
@@ -51,6 +52,13 @@ def endpoints_for(actions_port: int, env: dict[str, str]) -> Path:
         database.parent.mkdir(parents=True, exist_ok=True)
         store["db"] = str(database)
     return _write_temp_yaml(endpoints, "bme-endpoints-")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now (for tests, the benchmark, the cluster)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def chat_page_url(rasa_port: int) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -16,13 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.serve import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -44,8 +39,10 @@ def _drain(process: subprocess.Popen, output: list[str], keep: int = 2000) -> No
 
 
 @contextlib.contextmanager
-def start_assistant(**env: str) -> Iterator[RunningAssistant]:
-    """Runs `python -m bot.serve` (what `make run` runs) on free ports until the block ends."""
+def start_assistant(*, as_background_job: bool = False, **env: str) -> Iterator[RunningAssistant]:
+    """Runs `python -m bot.serve` (what `make run` runs) on free ports until the block ends.
+
+    `as_background_job` starts it with SIGINT ignored, as a shell starts `make run &` or CI."""
     rasa_port, actions_port = free_port(), free_port()
     # Each assistant gets its own conversation database unless the test chooses one.
     database = Path(tempfile.mkdtemp(prefix="bme-test-")) / "conversations.db"
@@ -63,6 +60,7 @@ def start_assistant(**env: str) -> Iterator[RunningAssistant]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if as_background_job else None,
     )
     output: list[str] = []
     for line in process.stdout:  # bot.serve announces readiness once Rasa answers

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.running_assistant import ROOT, free_port
+from tests.running_assistant import start_assistant
 
 
 def children_of(pid: int) -> list[int]:
@@ -30,35 +28,17 @@ def alive(pid: int) -> bool:
 
 
 @pytest.mark.parametrize("stop_with", [signal.SIGINT, signal.SIGTERM])
-def test_stopping_the_launcher_stops_rasa_and_the_action_server(tmp_path, stop_with):
-    env = {
-        **os.environ,
-        "RASA_PORT": str(free_port()),
-        "ACTIONS_PORT": str(free_port()),
-        "TRACKER_DB": str(tmp_path / "conversations.db"),
-    }
-    launcher = subprocess.Popen(
-        [sys.executable, "-m", "bot.serve"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),  # as a background job
-    )
-    try:
-        for line in launcher.stdout:
-            if "The assistant is ready" in line:
-                break
-        started = children_of(launcher.pid)
+def test_stopping_the_launcher_stops_rasa_and_the_action_server(stop_with):
+    with start_assistant(as_background_job=True) as running:
+        started = children_of(running.process.pid)
         assert len(started) == 2, "Rasa and the action server"
-        launcher.send_signal(stop_with)
-        launcher.wait(30)
-        deadline = time.monotonic() + 15
-        while any(alive(pid) for pid in started) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert not [pid for pid in started if alive(pid)], "children left running"
-    finally:
-        for pid in children_of(launcher.pid) if launcher.poll() is None else []:
-            os.kill(pid, signal.SIGKILL)
-        launcher.kill()
+        try:
+            running.process.send_signal(stop_with)
+            running.process.wait(30)
+            deadline = time.monotonic() + 15
+            while any(alive(pid) for pid in started) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert not [pid for pid in started if alive(pid)], "children left running"
+        finally:
+            for pid in filter(alive, started):
+                os.kill(pid, signal.SIGKILL)
