@@ -163,7 +163,10 @@ class ValidateSymptomCheckForm(FormValidationAction):
         return [] if symptom_check.any_yes(answers) else domain_slots
 
     def _answer(self, slot: str, dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
-        answer = symptom_check.interpret_answer(tracker.latest_message.get("text") or "", intent_of(tracker))
+        message = tracker.latest_message
+        answer = symptom_check.interpret_answer(
+            message.get("text") or "", intent_of(tracker), message.get(symptom_check.RED_FLAGS_KEY)
+        )
         if answer is None:
             dispatcher.utter_message(text=replies.ANSWER_YES_OR_NO)
         return {slot: answer}

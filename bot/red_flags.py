@@ -62,6 +62,16 @@ class Assessment:
         asked about in general ("is swelling a symptom?")."""
         return bool(self.findings) and not self.fires
 
+    def as_parse_data(self) -> dict[str, list[str]]:
+        """What Rasa's parse result carries under `red_flags` (bot/nlu/red_flag_override.py), so
+        the action server can read the assessment without loading spaCy: the reported signs,
+        the denied ones, and every sign mentioned at all."""
+        return {
+            "categories": self.categories,
+            "negated": sorted({f.category for f in self.findings if f.negated}),
+            "mentioned": sorted({f.category for f in self.findings}),
+        }
+
 
 # Between two findings, only a list joint leaves the first one's negation in force: "no fever,
 # swelling or redness" denies all three; "no fever, my knee is swollen" denies only the fever.

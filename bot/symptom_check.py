@@ -3,13 +3,20 @@
 Answers may be buttons (yes/no) or free text. Anything uncertain counts as a yes, because a
 false alarm is cheaper than a missed emergency: "not sure", "maybe a bit", or a description
 that the red-flag detector recognises ("it's a little puffy").
+
+The detector runs in Rasa's NLU (bot/nlu/red_flag_override.py), which puts its assessment in
+the parse result under `RED_FLAGS_KEY`; this module only reads it. So the action server, which
+imports this module, needs no spaCy: that keeps it at about 60 MB instead of about 480 MB.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
-from bot.red_flags import detector
+# The parse result's key for the red-flag assessment (`Assessment.as_parse_data` in
+# bot/red_flags.py): {"categories": reported signs, "negated": denied, "mentioned": any}.
+RED_FLAGS_KEY = "red_flags"
 
 # The form's slots, in the order they are asked, and the warning sign each one is about.
 QUESTIONS = {
@@ -25,14 +32,17 @@ _UNCERTAIN = re.compile(
 )
 
 
-def interpret_answer(text: str, intent: str | None) -> bool | None:
-    """True for yes (or unsure), False for a clear no, None when the answer says neither."""
-    assessment = detector().assess(text)
-    if intent in ("affirm", "red_flag") or assessment.categories:
+def interpret_answer(text: str, intent: str | None, red_flags: dict[str, Any] | None) -> bool | None:
+    """True for yes (or unsure), False for a clear no, None when the answer says neither.
+    `red_flags` is the answer's assessment from the parse result (None for a button, which
+    skips the NLU)."""
+    reported = (red_flags or {}).get("categories") or []
+    mentioned = (red_flags or {}).get("mentioned") or []
+    if intent in ("affirm", "red_flag") or reported:
         return True
     if _UNCERTAIN.search(text.lower()):
         return True
-    if intent == "deny" or (assessment.findings and not assessment.categories):
+    if intent == "deny" or mentioned:  # mentioned, not reported: denied ("no fever at all") or asked
         return False
     return None
 

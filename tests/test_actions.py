@@ -199,3 +199,39 @@ def test_a_value_the_previous_topic_cannot_use_picks_its_own_topic():
 def test_a_follow_up_naming_nothing_asks_what_it_is_about():
     messages, events = run(actions.ActionFollowUp(), tracker("inform", topic="shoes"))
     assert messages[0]["text"] == replies.ASK_WHAT_ABOUT and events == []
+
+
+# --- symptom check --------------------------------------------------------------------------
+
+
+def form_answer(text: str, intent: str, red_flags: dict[str, list[str]] | None) -> tuple[list, dict]:
+    """The form's validation of a fever answer, with the assessment Rasa's NLU put in the parse."""
+    t = tracker(intent)
+    t.latest_message |= {"text": text} | ({"red_flags": red_flags} if red_flags is not None else {})
+    dispatcher = CollectingDispatcher()
+    slots = asyncio.run(actions.ValidateSymptomCheckForm().validate_rf_fever(text, dispatcher, t, {}))
+    return dispatcher.messages, slots
+
+
+def test_a_described_sign_in_a_free_text_answer_counts_as_yes():
+    messages, slots = form_answer(
+        "I'm burning up", "inform", {"categories": ["fever"], "negated": [], "mentioned": ["fever"]}
+    )
+    assert slots == {"rf_fever": True} and messages == []
+
+
+def test_a_denied_sign_counts_as_no_without_asking_again():
+    negated = {"categories": [], "negated": ["fever"], "mentioned": ["fever"]}
+    messages, slots = form_answer("no temperature at all", "inform", negated)
+    assert slots == {"rf_fever": False} and messages == []
+
+
+def test_an_answer_that_is_neither_is_asked_again():
+    messages, slots = form_answer(
+        "what shoes should I buy", "ask_shoes", {"categories": [], "negated": [], "mentioned": []}
+    )
+    assert slots == {"rf_fever": None} and only_text(messages) == replies.ANSWER_YES_OR_NO
+
+
+def test_a_yes_button_needs_no_assessment():
+    assert form_answer("/affirm", "affirm", None)[1] == {"rf_fever": True}

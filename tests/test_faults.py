@@ -64,7 +64,7 @@ def rasa_without_supervisor(tmp_path_factory):
     endpoints = endpoints_for(actions_port, env)
     credentials = tmp_path_factory.mktemp("creds") / "credentials.yml"
     credentials.write_text("bot.channels.rest.TokenRestInput:\n", encoding="utf-8")
-    command = [sys.executable, "-m", "rasa", "run", "--model", str(MODEL), "--endpoints", str(endpoints)]
+    command = [sys.executable, "-m", "bot.rasa_main", "run", "--model", str(MODEL), "--endpoints", str(endpoints)]
     command += ["--credentials", str(credentials), "--port", str(rasa_port)]
     rasa = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for(f"http://127.0.0.1:{rasa_port}/")

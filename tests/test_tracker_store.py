@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (
@@ -98,3 +99,62 @@ def test_a_session_is_never_split_inside_a_form(store):
     tracker = asyncio.run(store.retrieve("form"))
     assert tracker.active_loop_name == "symptom_check_form"
     assert [e.text for e in tracker.events if isinstance(e, UserUttered)] == ["hi", "check my symptoms", "no", "no"]
+
+
+def stored_texts(store: TurnLimitedSQLTrackerStore, sender: str) -> list[str]:
+    """User messages as stored in the table, in order, read by Rasa's own SQL tracker store: the
+    rows are the ones Rasa writes, so either store can read them."""
+    fresh = SQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=store.engine.url.database)
+    full = asyncio.run(fresh.retrieve_full_tracker(sender))
+    return [e.text for e in full.events if isinstance(e, UserUttered)]
+
+
+def test_a_tracker_saved_again_stores_only_its_new_events(store):
+    converse(store, "twice", [turn("hi")])
+
+    async def two_saves_of_one_tracker() -> None:
+        tracker = await store.retrieve("twice")
+        for text in ("what is bme", "is it serious"):
+            for event in turn(text)():
+                tracker.update(event)
+            await store.save(tracker)
+
+    asyncio.run(two_saves_of_one_tracker())
+    assert stored_texts(store, "twice") == ["hi", "what is bme", "is it serious"]
+
+
+def test_saving_a_tracker_loaded_with_every_session_repeats_nothing(store):
+    # Rasa's own store counts only the current session's stored events, so saving a tracker
+    # loaded with all sessions (as the HTTP API's event endpoints do) wrote older sessions twice.
+    converse(store, "all", [turn("one"), turn("two"), turn("three"), turn("four")])  # rolls over
+
+    async def append_to_full_tracker() -> None:
+        tracker = await store.retrieve_full_tracker("all")
+        for event in turn("five")():
+            tracker.update(event)
+        await store.save(tracker)
+
+    asyncio.run(append_to_full_tracker())
+    assert stored_texts(store, "all") == ["one", "two", "three", "four", "five"]
+
+
+def test_a_tracker_this_store_did_not_load_is_saved_without_repeats(store):
+    converse(store, "outside", [turn("hi")])
+
+    async def save_an_unnoted_copy() -> None:
+        tracker = (await store.retrieve("outside")).copy()  # a copy carries no note
+        for event in turn("what is bme")():
+            tracker.update(event)
+        await store.save(tracker)
+
+    asyncio.run(save_an_unnoted_copy())
+    assert stored_texts(store, "outside") == ["hi", "what is bme"]
+
+
+def test_it_loads_the_same_conversation_as_rasas_own_store(store):
+    converse(store, "same", [turn("one"), turn("two"), turn("three"), turn("four"), turn("five")])  # rolls over
+    rasas = SQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=store.engine.url.database)
+    for load in ("retrieve", "retrieve_full_tracker"):
+        ours, theirs = (asyncio.run(getattr(s, load)("same")) for s in (store, rasas))
+        assert [e.as_dict() for e in ours.events] == [e.as_dict() for e in theirs.events], load
+    assert asyncio.run(store.retrieve("nobody")) is None

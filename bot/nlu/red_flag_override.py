@@ -10,7 +10,8 @@ layers so that routing to urgent care never depends on a classifier's confidence
   take?", "I can still walk") or asks about them in general ("is swelling a symptom?") and
   DIET still said `red_flag`, the next likeliest intent answers it instead.
 
-The detector's findings are added to the parse result under `red_flags`.
+The detector's assessment is added to the parse result under `red_flags`: the symptom check's
+form validation (actions/) reads it there.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KE
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.red_flags import RedFlagDetector, detector
+from bot.symptom_check import RED_FLAGS_KEY
 
 RED_FLAG_INTENT = "red_flag"
 
@@ -66,11 +68,4 @@ class RedFlagOverride(GraphComponent, IntentClassifier):
             runner_up = next((r for r in classified if r[INTENT_NAME_KEY] != RED_FLAG_INTENT), None)
             if runner_up is not None:
                 message.set(INTENT, dict(runner_up), add_to_output=True)
-        message.set(
-            "red_flags",
-            {
-                "categories": assessment.categories,
-                "negated": sorted({f.category for f in assessment.findings if f.negated}),
-            },
-            add_to_output=True,
-        )
+        message.set(RED_FLAGS_KEY, assessment.as_parse_data(), add_to_output=True)
