@@ -1,5 +1,10 @@
 """The benchmark: our assistant against a baseline of our data on Rasa's stock `rasa init` config.
 
+The baseline is served the way a `rasa init` project is: plain `rasa run` with Rasa's REST
+channel and its default in-memory tracker store (nothing persisted), with the same action
+server and virtualenv (so also with our jsonschema pin, see requirements.in). Ours is served as
+`make run` serves it: bot/serve.py, conversations persisted in SQLite.
+
 For each of the two it measures full training time, model size, start-up time (process start
 to the first answer), REST latency (p50/p95/p99), throughput and errors at concurrency 1, 10
 and 50 for a bounded time each, with a realistic mix of multi-turn conversations, peak and
@@ -39,7 +44,7 @@ from typing import Any
 
 import yaml
 
-from bot.serve import free_port
+from bot.serve import action_server_command, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results"
@@ -142,11 +147,14 @@ def tree_pids(pid: int) -> list[int]:
 
 
 class Server:
-    """One assistant (`python -m bot.serve` with a given model), started and timed."""
+    """One assistant with its action server, started and timed: ours as `make run` serves it
+    (`python -m bot.serve`), or, with `stock=True`, as a `rasa init` project is served: plain
+    `rasa run` with Rasa's REST channel and its default in-memory tracker store."""
 
-    def __init__(self, model: Path, workdir: Path, **extra_env: str):
+    def __init__(self, model: Path, workdir: Path, *, stock: bool = False, **extra_env: str):
         self.model = model
         self.rasa_port, self.actions_port = free_port(), free_port()
+        workdir.mkdir(parents=True, exist_ok=True)
         env = {
             **os.environ,
             **extra_env,
@@ -156,19 +164,32 @@ class Server:
             "BME_MODEL": str(model),
             "RASA_TELEMETRY_ENABLED": "false",
         }
+        commands = self._stock_commands(workdir) if stock else [[sys.executable, "-m", "bot.serve"]]
         started = time.monotonic()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot.serve"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
+        self.processes = [
+            subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for command in commands
+        ]
         self.url = f"http://127.0.0.1:{self.rasa_port}/webhooks/rest/webhook"
         self._wait_for_first_answer()
         self.startup_s = time.monotonic() - started
+
+    def _stock_commands(self, workdir: Path) -> list[list[str]]:
+        endpoints, credentials = workdir / "endpoints.yml", workdir / "credentials.yml"
+        endpoints.write_text(
+            f"action_endpoint:\n  url: http://127.0.0.1:{self.actions_port}/webhook\n", encoding="utf-8"
+        )
+        credentials.write_text("rest:\n", encoding="utf-8")
+        rasa = [sys.executable, "-m", "rasa", "run", "--model", str(self.model), "--port", str(self.rasa_port)]
+        rasa += ["--endpoints", str(endpoints), "--credentials", str(credentials)]
+        return [action_server_command(self.actions_port), rasa]
 
     def _wait_for_first_answer(self, timeout_s: float = 300) -> None:
         deadline = time.monotonic() + timeout_s
         body = json.dumps({"sender": "warmup", "message": "hi"}).encode()
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
+            if any(process.poll() is not None for process in self.processes):
+                self.stop()
                 raise RuntimeError(f"{self.model.name}: the assistant exited during start-up")
             try:
                 request = urllib.request.Request(self.url, body, {"Content-Type": "application/json"})
@@ -177,19 +198,22 @@ class Server:
                         return
             except OSError:
                 time.sleep(0.2)
+        self.stop()
         raise RuntimeError(f"{self.model.name}: no answer within {timeout_s} s")
 
     def memory_mb(self) -> tuple[float, float]:
         """(current, peak) resident memory of Rasa plus the action server."""
-        pids = tree_pids(self.process.pid)
+        pids = [pid for process in self.processes for pid in tree_pids(process.pid)]
         return sum(rss_mb(p) for p in pids), sum(rss_mb(p, "VmHWM") for p in pids)
 
     def stop(self) -> None:
-        self.process.terminate()  # bot.serve stops Rasa and the action server, then exits
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        for process in self.processes:
+            process.terminate()  # bot.serve stops Rasa and the action server, then exits
+        for process in self.processes:
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
 
 
 async def _conversation_worker(session, url: str, deadline: float, latencies: list, errors: list, worker: int) -> None:
@@ -310,9 +334,11 @@ def nlu_parse_floor_ms(model: Path) -> float:
     return round(float(result.stdout.strip().splitlines()[-1]), 2)
 
 
-def measure(name: str, model: Path, train_s: float, seconds: float, workdir: Path) -> dict[str, Any]:
+def measure(
+    name: str, model: Path, train_s: float, seconds: float, workdir: Path, stock: bool = False
+) -> dict[str, Any]:
     print(f"\n== {name}: start-up and load", flush=True)
-    server = Server(model, workdir / name)
+    server = Server(model, workdir / name, stock=stock)
     try:
         report: dict[str, Any] = {
             "model": str(model.relative_to(ROOT) if model.is_relative_to(ROOT) else model),
@@ -434,7 +460,7 @@ def main(argv: list[str] | None = None) -> int:
             config.write_text(BASELINE_CONFIG, encoding="utf-8")
             print("== training the baseline (stock rasa init config, our data)", flush=True)
             base_model, base_train_s = train(config, workdir / "models", "baseline")
-            baseline = measure("baseline", base_model, base_train_s, args.seconds, workdir)
+            baseline = measure("baseline", base_model, base_train_s, args.seconds, workdir, stock=True)
             baseline["nlu_parse_ms"] = nlu_parse_floor_ms(base_model)
             results["assistants"]["baseline"] = baseline
             results["ours_vs_baseline"] = ratios(results["assistants"]["ours"], baseline)

@@ -1,0 +1,139 @@
+"""A Rasa NLU intent classifier: a linear SVM over TF-IDF character n-grams.
+
+Why not DIET: on our 171 held-out questions this scores the same (0.977), trains in about a
+second instead of 40, and classifies a message in about 1 ms instead of about 5 ms, which was
+the largest cost left in answering one (py-spy under `make bench`): a TensorFlow call with its
+input conversion per message. Character 1- to 5-grams keep typos and spelling variants close
+("edma", "oedema"), and, running across spaces, carry short phrases too ("n it", "x-ray"). On
+the held-out questions they scored as well as word and character n-grams together, in half the
+time (one vectorizer instead of two joined).
+
+Confidences come from scikit-learn's sigmoid calibration of the SVM's scores on held-out folds
+of the training data, so the FallbackClassifier's threshold (config.yml) means "how sure", as
+it did with DIET. The component reads the message text itself, so it needs no featurizer
+before it. It is saved with skops, loading only the types it is known to contain.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import skops.io
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.classifiers.classifier import IntentClassifier
+from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.svm import LinearSVC
+
+logger = logging.getLogger(__name__)
+
+# What skops reports as not trusted by default in a saved model of this shape; anything else
+# in the file means it is not ours, and loading stops.
+_SAVED_TYPES = [
+    "scipy.sparse._csr.csr_matrix",
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+]
+_FILE_NAME = "classifier.skops"
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
+class LinearSvmIntentClassifier(GraphComponent, IntentClassifier):
+    """Predicts the intent and a ranking of the likeliest intents with calibrated confidences."""
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {
+            "C": 1.0,  # the SVM's regularisation: 1.0 scored best of 0.3, 1 and 3 on held-out data
+            "char_ngrams": [1, 5],
+            "calibration_folds": 5,
+            "random_seed": 1,
+            "ranking_length": 10,
+        }
+
+    def __init__(
+        self,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        pipeline: Pipeline | None = None,
+    ) -> None:
+        self._config = {**self.get_default_config(), **config}
+        self._model_storage = model_storage
+        self._resource = resource
+        self._pipeline = pipeline
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> LinearSvmIntentClassifier:
+        return cls(config, model_storage, resource)
+
+    def _new_pipeline(self) -> Pipeline:
+        features = TfidfVectorizer(analyzer="char", ngram_range=tuple(self._config["char_ngrams"]), sublinear_tf=True)
+        svm = LinearSVC(C=self._config["C"], random_state=self._config["random_seed"])
+        # ensemble=False: one SVM trained on all the data, calibrated on the folds' scores, so
+        # a prediction runs one SVM, not one per fold.
+        return make_pipeline(
+            features, CalibratedClassifierCV(svm, cv=self._config["calibration_folds"], ensemble=False)
+        )
+
+    def train(self, training_data: TrainingData) -> Resource:
+        examples = [e for e in training_data.intent_examples if e.get(TEXT) and e.get(INTENT)]
+        if not examples:
+            logger.debug("No intent examples: %s stays untrained.", type(self).__name__)
+            return self._resource
+        texts = [e.get(TEXT) for e in examples]
+        intents = np.array([e.get(INTENT) for e in examples])
+        self._pipeline = self._new_pipeline().fit(texts, intents)
+        with self._model_storage.write_to(self._resource) as directory:
+            skops.io.dump(self._pipeline, directory / _FILE_NAME)
+        return self._resource
+
+    @classmethod
+    def load(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> LinearSvmIntentClassifier:
+        try:
+            with model_storage.read_from(resource) as directory:
+                path = directory / _FILE_NAME
+                unexpected = set(skops.io.get_untrusted_types(file=path)) - set(_SAVED_TYPES)
+                if unexpected:
+                    raise ValueError(f"{path} holds types this classifier never saves: {sorted(unexpected)}")
+                pipeline = skops.io.load(path, trusted=_SAVED_TYPES)
+        except ValueError as error:  # Rasa's storage raises ValueError for a missing resource
+            logger.warning("%s not loaded (%s): it will predict no intent.", cls.__name__, error)
+            pipeline = None
+        return cls(config, model_storage, resource, pipeline)
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        if self._pipeline is None:
+            return messages
+        texts = [message.get(TEXT) or "" for message in messages]
+        intents = self._pipeline.classes_
+        for message, confidences in zip(messages, self._pipeline.predict_proba(texts), strict=True):
+            order = np.argsort(-confidences)[: self._config["ranking_length"]]
+            ranking = [
+                {INTENT_NAME_KEY: str(intents[i]), PREDICTED_CONFIDENCE_KEY: float(confidences[i])} for i in order
+            ]
+            message.set(INTENT, ranking[0], add_to_output=True)
+            message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
+        return messages
