@@ -74,7 +74,7 @@ $(WIDGET_DEPS): package.json package-lock.json
 $(SPACY_PIPELINE)/meta.json: $(INSTALLED) data/vocabulary.yml bot/nlu/spacy_pipeline.py bot/vocabulary.py
 	$(BIN)/python -m bot.nlu.spacy_pipeline $(SPACY_PIPELINE)
 
-$(MODEL): $(SPACY_PIPELINE)/meta.json $(TRAINING_INPUTS) bot/nlu/vocabulary_entity_extractor.py
+$(MODEL): $(SPACY_PIPELINE)/meta.json $(TRAINING_INPUTS) bot/nlu/vocabulary_entity_extractor.py bot/nlu/linear_svm_intent_classifier.py
 	$(BIN)/rasa train --fixed-model-name bme --out models
 	touch $@
 

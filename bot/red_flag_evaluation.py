@@ -1,7 +1,7 @@
 """Red-flag evaluation: does every described warning sign reach the urgent response?
 
 Parses each message of a red-flag set (tests/red_flags/*.yml) with the trained model, so both
-safety layers (the DIET intent and the deterministic detector) are measured together, exactly
+safety layers (the classifier's `red_flag` intent and the deterministic detector) are measured together, exactly
 as in a conversation: a message is routed to urgent care when its intent is `red_flag` (a rule
 then always answers with `utter_urgent_care`).
 

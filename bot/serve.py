@@ -74,7 +74,7 @@ def rasa_command(
     port: int, endpoints: Path, credentials: Path | None, api_token: str | None, model: Path = MODEL
 ) -> list[str]:
     """`rasa run` with the given channels, or `rasa shell` when there are none (through
-    bot/rasa_main.py: Rasa's command line with our faster action-response check)."""
+    bot/rasa_main.py: Rasa's command line with our two speed fixes)."""
     common = ["--model", str(model), "--endpoints", str(endpoints)]
     rasa = [sys.executable, "-m", "bot.rasa_main"]
     if credentials is None:
