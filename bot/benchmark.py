@@ -20,7 +20,7 @@ memory and latency, and reports growth after warm-up and latency drift.
 Scale-out (`--cluster`) runs the production set-up (bot/cluster.py: PostgreSQL, Redis, nginx)
 with one and then two `rasa run` instances and compares their throughput at concurrency 10.
 
-Usage: python -m bot.benchmark [--seconds 20] [--soak 600] [--no-baseline] [--cluster]
+Usage: python -m bot.benchmark [--seconds 20] [--soak 600] [--no-baseline] [--cluster | --cluster-only]
 """
 
 from __future__ import annotations
@@ -386,8 +386,22 @@ def soak(seconds: float, workdir: Path, concurrency: int = 10, window_s: float =
     }
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by a process and its descendants, from /proc."""
+    total = 0
+    for p in tree_pids(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def scale_out(seconds: float, concurrency: int = 10) -> dict[str, Any]:
-    """Throughput through nginx with one and with two instances sharing PostgreSQL and Redis."""
+    """Throughput through nginx with one and with two instances sharing PostgreSQL and Redis,
+    and how many cores each part used meanwhile: on a small machine the parts that are not
+    Rasa (load generator, PostgreSQL, nginx, action server) bound what a second instance adds."""
     from bot.cluster import cluster
 
     report: dict[str, Any] = {}
@@ -395,9 +409,15 @@ def scale_out(seconds: float, concurrency: int = 10) -> dict[str, Any]:
         with cluster(instances=instances) as running:
             url = f"{running.nginx_url}/webhooks/rest/webhook"
             load(url, 2, 5)  # warm-up: the first turns load lazily initialised parts
+            before = {c.name: cpu_seconds(c.process.pid) for c in running.children}
+            generator_before, started = time.process_time(), time.monotonic()
             result = load(url, concurrency, seconds)
-        report[f"{instances}_instances"] = asdict(result)
+            elapsed = time.monotonic() - started
+            cores = {c.name: (cpu_seconds(c.process.pid) - before[c.name]) / elapsed for c in running.children}
+            cores["load generator"] = (time.process_time() - generator_before) / elapsed
+        report[f"{instances}_instances"] = asdict(result) | {"cpu_cores": {k: round(v, 2) for k, v in cores.items()}}
         print(f"  {instances} instance(s) behind nginx: {result}", flush=True)
+        print(f"    cores used: {report[f'{instances}_instances']['cpu_cores']}", flush=True)
     one, two = report["1_instances"]["throughput"], report["2_instances"]["throughput"]
     report["speed_up_x"] = round(two / one, 2) if one else None
     return report
@@ -446,8 +466,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--soak", type=float, default=0, help="also run a soak of this many seconds")
     parser.add_argument("--no-baseline", action="store_true", help="measure our assistant only")
     parser.add_argument("--cluster", action="store_true", help="also measure 1 vs 2 instances behind nginx")
+    parser.add_argument(
+        "--cluster-only", action="store_true", help="only 1 vs 2 instances; updates scale_out in results/bench.json"
+    )
     args = parser.parse_args(argv)
     RESULTS.mkdir(exist_ok=True)
+    if args.cluster_only:
+        path = RESULTS / "bench.json"
+        results = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        results["scale_out"] = scale_out(args.seconds)
+        path.write_text(json.dumps(results, indent=2), encoding="utf-8")
+        print(json.dumps(results["scale_out"], indent=2))
+        return 0
     workdir = Path(tempfile.mkdtemp(prefix="bme-bench-"))
     results: dict[str, Any] = {"machine": {"cores": os.cpu_count()}, "seconds_per_level": args.seconds}
     try:
