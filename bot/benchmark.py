@@ -11,8 +11,7 @@ and 50 for a bounded time each, with a realistic mix of multi-turn conversations
 steady memory (Rasa plus the action server), and held-out NLU accuracy. For ours it also
 measures the in-process NLU parse time (the floor under the round trip) and whether a very
 long conversation answers as fast at its end as at its start, on our tracker store and on
-Rasa's own. Results go to
-results/bench.json and results/bench.png.
+Rasa's own. Results go to results/bench.json and results/bench.png.
 
 A soak (`--soak SECONDS`) runs a mixed load for that long against our assistant, sampling
 memory and latency, and reports growth after warm-up and latency drift.
@@ -286,6 +285,7 @@ def long_conversation_on_stock_store(workdir: Path, turns: int) -> dict[str, flo
     """The same long conversation on Rasa's own SQLTrackerStore (no session cap, no extra
     indexes): what bot/tracker_store.py saves."""
     endpoints = yaml.safe_load((ROOT / "endpoints.yml").read_text(encoding="utf-8"))
+    # The db is moved into workdir by Server's TRACKER_DB, as for every store it starts.
     endpoints["tracker_store"] = {"type": "SQL", "dialect": "sqlite", "db": "var/conversations.db"}
     path = workdir / "endpoints-stock-store.yml"
     path.write_text(yaml.safe_dump(endpoints), encoding="utf-8")

@@ -120,7 +120,7 @@ class TurnLimitedSQLTrackerStore(SQLTrackerStore):
         or last saved with. For a tracker this store has not loaded or saved yet (a new
         conversation's first save), Rasa's rule: skip as many events as the current session
         has stored."""
-        unsaved = _unsaved_events(tracker)
+        unsaved = _events_after_note(tracker)
         if unsaved is not None:
             return unsaved
         with self.engine.connect() as connection:
@@ -160,7 +160,7 @@ def _note_stored_events(tracker: DialogueStateTracker) -> None:
     setattr(tracker, _STORED_EVENTS, (len(events), events[-1] if events else None))
 
 
-def _unsaved_events(tracker: DialogueStateTracker) -> Iterator[Event] | None:
+def _events_after_note(tracker: DialogueStateTracker) -> Iterator[Event] | None:
     """Events appended since the note, or None when the note cannot be trusted: no note, a
     capped event history (old events drop off the front), or events that are not the noted
     ones (the check costs one comparison, and a wrong slice would lose or repeat events)."""

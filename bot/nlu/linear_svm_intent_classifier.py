@@ -55,7 +55,7 @@ class LinearSvmIntentClassifier(GraphComponent, IntentClassifier):
     @staticmethod
     def get_default_config() -> dict[str, Any]:
         return {
-            "C": 1.0,  # the SVM's regularisation: 1.0 scored best of 0.3, 1 and 3 on held-out data
+            "C": 1.0,  # the SVM's regularisation (scikit-learn's default; 0.3 scored lower held out)
             "char_ngrams": [1, 5],
             "calibration_folds": 5,
             "random_seed": 1,

@@ -3,9 +3,10 @@
 It runs after the intent classifier and the FallbackClassifier, and combines two independent
 layers so that routing to urgent care never depends on a classifier's confidence:
 
-- the deterministic detector (bot/red_flags.py) firing sets `red_flag`, whatever the intent classifier said;
-- the classifier's own `red_flag` prediction is kept even when its confidence was too low and the
-  FallbackClassifier replaced it with `nlu_fallback`;
+- the deterministic detector (bot/red_flags.py) firing sets `red_flag`, whatever the intent
+  classifier said;
+- the classifier's own `red_flag` prediction is kept even when its confidence was too low and
+  the FallbackClassifier replaced it with `nlu_fallback`;
 - but when the message mentions warning signs only to deny them ("no fever, how long will it
   take?", "I can still walk") or asks about them in general ("is swelling a symptom?") and
   the classifier still said `red_flag`, the next likeliest intent answers it instead.
