@@ -24,7 +24,7 @@ def say(dispatcher: CollectingDispatcher, reply: Reply) -> None:
         {"title": choice.title, "payload": f"/inform{json.dumps({choice.entity: choice.value})}"}
         for choice in reply.choices
     ]
-    dispatcher.utter_message(text=reply.text, buttons=buttons or None)
+    dispatcher.utter_message(text=reply.text, buttons=buttons or None, answer=reply.answer)
 
 
 def intent_of(tracker: Tracker) -> str | None:
@@ -38,8 +38,8 @@ class ActionSessionStart(Action):
         return "action_session_start"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        dispatcher.utter_message(text=replies.WELCOME)
-        dispatcher.utter_message(text=replies.disclaimer().text)
+        dispatcher.utter_message(text=replies.WELCOME, answer="welcome")
+        dispatcher.utter_message(text=replies.disclaimer().text, answer="disclaimer_start")
         return [SessionStarted(), ActionExecuted("action_listen")]
 
 
@@ -62,7 +62,7 @@ class ActionAnswerTopic(Action):
         build = _STRUCTURED_TOPICS.get(intent)
         reply = build() if build else replies.topic(intent)
         if reply is None:
-            dispatcher.utter_message(text=replies.NOT_IN_ARTICLE)
+            dispatcher.utter_message(text=replies.NOT_IN_ARTICLE, answer="out_of_scope")
         else:
             say(dispatcher, reply)
         return []
@@ -144,7 +144,7 @@ class ActionFollowUp(Action):
         entities = [e["entity"] for e in tracker.latest_message.get("entities", [])]
         topic = follow_up_topic(entities, tracker.get_slot("topic"))
         if topic is None:
-            dispatcher.utter_message(text=replies.ASK_WHAT_ABOUT)
+            dispatcher.utter_message(text=replies.ASK_WHAT_ABOUT, answer="clarify")
             return []
         say(dispatcher, answer_topic(topic, tracker))
         return [SlotSet("topic", topic)]
@@ -168,7 +168,7 @@ class ValidateSymptomCheckForm(FormValidationAction):
             message.get("text") or "", intent_of(tracker), message.get(symptom_check.RED_FLAGS_KEY)
         )
         if answer is None:
-            dispatcher.utter_message(text=replies.ANSWER_YES_OR_NO)
+            dispatcher.utter_message(text=replies.ANSWER_YES_OR_NO, answer="complaint")
         return {slot: answer}
 
     async def validate_rf_weight(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
@@ -221,5 +221,5 @@ class ActionDefaultAskAffirmation(Action):
         buttons = [{"title": title(intent), "payload": f"/{intent}"} for intent in topics]
         # Rasa's two-stage fallback reads out_of_scope as "none of these": it then asks to rephrase.
         buttons.append({"title": "Something else", "payload": "/out_of_scope"})
-        dispatcher.utter_message(text=replies.DID_YOU_MEAN, buttons=buttons)
+        dispatcher.utter_message(text=replies.DID_YOU_MEAN, buttons=buttons, answer="clarify")
         return []

@@ -43,21 +43,38 @@ class Reply:
     text: str
     section: str | None = None
     choices: list[Choice] = field(default_factory=list)
+    answer: str | None = None  # the answer id (docs/answers.md)
 
 
 def _kb(kb: Knowledge | None) -> Knowledge:
     return kb if kb is not None else knowledge()
 
 
+_TOPIC_ANSWERS = {
+    "ask_definition": "definition",
+    "ask_nature": "nature",
+    "ask_locations": "locations",
+    "ask_symptoms": "symptoms",
+    "ask_return_to_activity": "return_to_activity",
+    "ask_prevention": "prevention",
+}
+
+
+def _topic_answer(topic_id: str) -> str:
+    if topic_id in _TOPIC_ANSWERS:
+        return _TOPIC_ANSWERS[topic_id]
+    return topic_id.replace("faq_", "faq.", 1).replace("myth_", "myths.", 1)
+
+
 def topic(topic_id: str, kb: Knowledge | None = None) -> Reply | None:
     """A fixed answer for a topic intent, or None if the knowledge file has none for it."""
     entry = _kb(kb).topics.get(topic_id)
-    return Reply(entry.text, entry.section) if entry else None
+    return Reply(entry.text, entry.section, answer=_topic_answer(topic_id)) if entry else None
 
 
 def disclaimer(kb: Knowledge | None = None) -> Reply:
     entry = _kb(kb).disclaimer
-    return Reply(entry.text, entry.section)
+    return Reply(entry.text, entry.section, answer="disclaimer")
 
 
 def red_flag_signs(kb: Knowledge | None = None) -> Reply:
@@ -66,7 +83,7 @@ def red_flag_signs(kb: Knowledge | None = None) -> Reply:
     signs = "; ".join(flags.signs.values())
     causes = ", ".join(flags.possible_causes)
     text = f"Warning signs: {signs}. They can mean {causes}. {flags.advice}"
-    return Reply(text, flags.section)
+    return Reply(text, flags.section, answer="red_flags")
 
 
 def cause(cause_id: str | None, kb: Knowledge | None = None) -> Reply:
@@ -80,9 +97,9 @@ def cause(cause_id: str | None, kb: Knowledge | None = None) -> Reply:
             f"{causes.most_common_note} Which one would you like to know about?"
         )
         choices = [Choice(c.name, "cause", cid) for cid, c in causes.items.items()]
-        return Reply(text, causes.section, choices)
+        return Reply(text, causes.section, choices, answer="causes")
     parts = [f"{item.name}, {item.tagline}: {item.mechanism}", item.who, item.where, item.management]
-    return Reply(" ".join(p for p in parts if p), causes.section)
+    return Reply(" ".join(p for p in parts if p), causes.section, answer=f"causes.{cause_id}")
 
 
 def imaging(modality: str | None, kb: Knowledge | None = None) -> Reply:
@@ -92,15 +109,15 @@ def imaging(modality: str | None, kb: Knowledge | None = None) -> Reply:
     if item is None:
         text = f"{imaging_kb.summary} Which scan would you like to know about?"
         choices = [Choice(m.name, "modality", mid) for mid, m in imaging_kb.modalities.items()]
-        return Reply(text, imaging_kb.section, choices)
-    return Reply(f"{item.name} shows {item.shows}. For BME: {item.role}", imaging_kb.section)
+        return Reply(text, imaging_kb.section, choices, answer="diagnosis")
+    return Reply(f"{item.name} shows {item.shows}. For BME: {item.role}", imaging_kb.section, answer=f"imaging.{modality}")
 
 
 def mri_patterns(kb: Knowledge | None = None) -> Reply:
     imaging_kb = _kb(kb).imaging
     patterns = "; ".join(f"{p.pattern} suggests {p.suggests}" for p in imaging_kb.mri_patterns.items)
     text = f"{imaging_kb.mri_patterns.summary} A {patterns}. Your radiologist reads your own scan."
-    return Reply(text, imaging_kb.section)
+    return Reply(text, imaging_kb.section, answer="mri_patterns")
 
 
 def treatment(option: str | None, advanced: bool = False, kb: Knowledge | None = None) -> Reply:
@@ -109,7 +126,8 @@ def treatment(option: str | None, advanced: bool = False, kb: Knowledge | None =
     item = treatments.options.get(option) if option else None
     if item is not None:
         note = f" {item.article_note}" if item.article_note else ""
-        return Reply(f"{item.name}: {item.detail}{note}", treatments.section)
+        answer = "treatment.biologics" if option == "biologic_injections" else f"treatment.{option}"
+        return Reply(f"{item.name}: {item.detail}{note}", treatments.section, answer=answer)
     line = "advanced" if advanced else "conservative"
     chosen = {oid: o for oid, o in treatments.options.items() if o.line == line}
     listing = "; ".join(f"{o.name.lower()}" for o in chosen.values())
@@ -118,7 +136,8 @@ def treatment(option: str | None, advanced: bool = False, kb: Knowledge | None =
     else:
         text = f"{treatments.principles} First-line care: {listing}."
     text += " Which one would you like to know more about?"
-    return Reply(text, treatments.section, [Choice(o.name, "treatment", oid) for oid, o in chosen.items()])
+    choices = [Choice(o.name, "treatment", oid) for oid, o in chosen.items()]
+    return Reply(text, treatments.section, choices, answer="treatment.advanced" if advanced else "treatment")
 
 
 def recovery_time(cause_id: str | None, kb: Knowledge | None = None) -> Reply:
@@ -129,7 +148,7 @@ def recovery_time(cause_id: str | None, kb: Knowledge | None = None) -> Reply:
     if cause_item is None:
         text = f"{recovery.summary} {recovery.overall_range.text} What is causing your BME?"
         choices = [Choice(c.name, "cause", cid) for cid, c in kb.causes.items.items()]
-        return Reply(text, recovery.section, choices)
+        return Reply(text, recovery.section, choices, answer="recovery")
     timeline = kb.timeline_for(cause_id)
     if timeline is None:
         text = (
@@ -137,10 +156,10 @@ def recovery_time(cause_id: str | None, kb: Knowledge | None = None) -> Reply:
             f"In general, {recovery.overall_range.text[0].lower()}{recovery.overall_range.text[1:]} "
             f"{CLINICIAN}"
         )
-        return Reply(text, recovery.section)
+        return Reply(text, recovery.section, answer=f"recovery.{cause_id}")
     note = f" (Note: {timeline.article_note})" if timeline.article_note else ""
     text = f"{cause_item.name}: about {timeline.duration}; {timeline.detail}{note}"
-    return Reply(text, recovery.section)
+    return Reply(text, recovery.section, answer=f"recovery.{cause_id}")
 
 
 def _location_choices(kb: Knowledge, row_ids: list[str] | None = None) -> list[Choice]:
@@ -158,11 +177,11 @@ def shoes(location: str | None, kb: Knowledge | None = None) -> Reply:
     table = kb.shoes
     if location is None:
         text = f"{table.summary} Where is your BME?"
-        return Reply(text, table.section, _location_choices(kb))
+        return Reply(text, table.section, _location_choices(kb), answer="shoes")
     if location in _AMBIGUOUS_LOCATIONS:
         name = display_name("location", location)
         text = f"The {name} reaches from the hip to the knee. Which end is your BME at?"
-        return Reply(text, table.section, _location_choices(kb, _AMBIGUOUS_LOCATIONS[location]))
+        return Reply(text, table.section, _location_choices(kb, _AMBIGUOUS_LOCATIONS[location]), answer="shoes")
     row_id = kb.shoe_row_for(location)
     if row_id is None:
         name = display_name("location", location)
@@ -170,7 +189,7 @@ def shoes(location: str | None, kb: Knowledge | None = None) -> Reply:
             f"The article's shoe advice covers the knee, ankle, foot and hip only, not the {name}. "
             f"{CLINICIAN} Is your BME in one of these?"
         )
-        return Reply(text, table.section, _location_choices(kb))
+        return Reply(text, table.section, _location_choices(kb), answer="shoes.other")
     row = table.by_location[row_id]
     name = display_name("location", location)
     text = (
@@ -181,13 +200,13 @@ def shoes(location: str | None, kb: Knowledge | None = None) -> Reply:
         text += " If it's the lower end of the shin, near the ankle, ask me about the ankle."
     if row.article_note and location not in row.label.lower():
         text += f" ({row.article_note})"
-    return Reply(text, table.section)
+    return Reply(text, table.section, answer=f"shoes.{row_id}")
 
 
 def expert_views(kb: Knowledge | None = None) -> Reply:
     quotes = _kb(kb).quotes
     text = " ".join(f"{q.speaker} ({q.role}): {q.view}" for q in quotes)
-    return Reply(text, quotes[0].section)
+    return Reply(text, quotes[0].section, answer="experts")
 
 
 def symptom_check_clear(kb: Knowledge | None = None) -> Reply:
@@ -198,4 +217,4 @@ def symptom_check_clear(kb: Knowledge | None = None) -> Reply:
         f"Good: none of the urgent warning signs. {symptoms.text} {kb.imaging.summary} "
         f"If you're worried or it isn't improving, see your doctor or physio."
     )
-    return Reply(text, symptoms.section)
+    return Reply(text, symptoms.section, answer="symptom_check.clear")
