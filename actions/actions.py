@@ -59,6 +59,8 @@ class ActionAnswerTopic(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         intent = intent_of(tracker) or ""
+        if intent == "describe_symptoms":
+            intent = "ask_symptoms"
         build = _STRUCTURED_TOPICS.get(intent)
         reply = build() if build else replies.topic(intent)
         if reply is None:
