@@ -1,155 +1,141 @@
-"""Custom actions. Each reads slots and entities, asks bot/ for the reply, and says it."""
+"""Custom actions. Each reads the message and slots, asks bot/ for the answer, and says it.
+
+- `action_answer` answers every question: the parse's parts (several questions in one
+  message), the `topic` slot for follow-ups, and the `choice` the choice form read.
+- `choice_form` waits for a typed answer to the assistant's own question ("Where is your
+  BME?"): `validate_choice_form` reads it (an entity, an ordinal, an item's title).
+- The symptom check is a form too: `validate_symptom_check_form` reads yes/no/not sure.
+"""
 
 from __future__ import annotations
 
-import json
 from abc import ABCMeta, abstractmethod
 from typing import Any
 
-from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import ActionExecuted, ActiveLoop, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
-from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
 from bot import replies, symptom_check
-from bot.follow_up import follow_up_topic
-from bot.replies import Reply
-from bot.topic_titles import title
+from bot.replies import Reply, reply, title_of
+from bot.topics import Pick, payload_for, topic_of
+from bot.understanding import decide_all, parts_of, read_choice
+
+CHOICE_FORM = "choice_form"
+# What runs between a message and the form reading it.
+_BEFORE_READING = {"action_listen", "action_extract_slots", CHOICE_FORM}
+# Domain responses a decision may name, by answer id.
+RESPONSES = {
+    "out_of_scope": "utter_out_of_scope",
+    "bot_challenge": "utter_bot_challenge",
+    "help": "utter_help",
+    "greet": "utter_greet",
+    "thank": "utter_thank",
+    "goodbye": "utter_goodbye",
+}
 
 
-def say(dispatcher: CollectingDispatcher, reply: Reply) -> None:
-    """Utters a reply, its choices as buttons that send the chosen entity value back."""
-    buttons = [
-        {"title": choice.title, "payload": f"/inform{json.dumps({choice.entity: choice.value})}"}
-        for choice in reply.choices
-    ]
-    dispatcher.utter_message(text=reply.text, buttons=buttons or None, answer=reply.answer)
+def say(dispatcher: CollectingDispatcher, answer: Reply) -> None:
+    """Utters a reply's bubbles, its choices as buttons under the last one. Every bubble carries
+    its answer id and article section, so conversation tests and reviews can trace it."""
+    buttons = [{"title": title_of(choice), "payload": payload_for(choice)} for choice in answer.choices]
+    for index, bubble in enumerate(answer.bubbles):
+        last = index == len(answer.bubbles) - 1
+        dispatcher.utter_message(
+            text=bubble, buttons=(buttons or None) if last else None, answer=answer.answer, section=answer.section
+        )
 
 
-def intent_of(tracker: Tracker) -> str | None:
-    return (tracker.latest_message.get("intent") or {}).get("name")
+def _clarify(dispatcher: CollectingDispatcher, offered: tuple[str, ...]) -> None:
+    buttons = [{"title": title_of(answer), "payload": payload_for(answer)} for answer in offered]
+    dispatcher.utter_message(text=replies.DID_YOU_MEAN, buttons=buttons, answer="clarify")
 
 
 class ActionSessionStart(Action):
-    """Starts every conversation with a welcome, what we can help with, and the disclaimer."""
+    """Starts every conversation with one short welcome that carries the disclaimer."""
 
     def name(self) -> str:
         return "action_session_start"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        dispatcher.utter_message(text=replies.WELCOME, answer="welcome")
-        dispatcher.utter_message(text=replies.disclaimer().text, answer="disclaimer_start")
+        say(dispatcher, reply("welcome"))
         return [SessionStarted(), ActionExecuted("action_listen")]
 
 
-# Topic intents whose answer is built from structured entries rather than a fixed text.
-_STRUCTURED_TOPICS = {
-    "ask_red_flags": replies.red_flag_signs,
-    "ask_mri_patterns": replies.mri_patterns,
-    "ask_expert_views": replies.expert_views,
-}
-
-
-class ActionAnswerTopic(Action):
-    """Answers a topic, FAQ or myth intent from the knowledge file."""
+class ActionAnswer(Action):
+    """Answers the message: each of its questions in order, a typed choice first."""
 
     def name(self) -> str:
-        return "action_answer_topic"
+        return "action_answer"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        intent = intent_of(tracker) or ""
-        if intent == "describe_symptoms":
-            intent = "ask_symptoms"
-        build = _STRUCTURED_TOPICS.get(intent)
-        reply = build() if build else replies.topic(intent)
-        if reply is None:
-            dispatcher.utter_message(text=replies.NOT_IN_ARTICLE, answer="out_of_scope")
+        parts = parts_of(tracker.latest_message)
+        topic = tracker.get_slot("topic")
+        said: list[Reply] = []
+        choice = tracker.get_slot("choice")
+        if choice:  # a typed answer to the assistant's question, read by the choice form
+            said.append(reply(Pick(choice["answer"], choice.get("value"))))
+            say(dispatcher, said[-1])
+        questions = [part for index, part in enumerate(parts) if not choice or index != choice.get("part")]
+        for decision in decide_all(questions, topic):
+            for response in decision.responses:
+                dispatcher.utter_message(response=RESPONSES[response])
+            if decision.clarify:
+                _clarify(dispatcher, decision.clarify)
+            for pick in decision.picks:
+                said.append(reply(pick))
+                say(dispatcher, said[-1])
+        return self._next_state(said, topic)
+
+    @staticmethod
+    def _next_state(said: list[Reply], topic: str | None) -> list[EventType]:
+        """The topic follow-ups continue, and the choice form when the last answer asked."""
+        for answer in reversed(said):
+            answered = topic_of(answer.answer)
+            if answered is not None:
+                topic = answered.name
+                break
+        events: list[EventType] = [SlotSet("topic", topic), SlotSet("choice", None)]
+        if said and said[-1].asks:
+            events += [SlotSet("topic", said[-1].asks), ActiveLoop(CHOICE_FORM), SlotSet("requested_slot", "choice")]
         else:
-            say(dispatcher, reply)
-        return []
+            events += [ActiveLoop(None), SlotSet("requested_slot", None)]
+        return events
 
 
-def answer_topic(topic: str, tracker: Tracker) -> Reply:
-    """The reply for one structured topic, using the slots the conversation has filled."""
-    if topic == "shoes":
-        return replies.shoes(tracker.get_slot("location"))
-    if topic == "recovery":
-        return replies.recovery_time(tracker.get_slot("cause"))
-    if topic == "cause":
-        return replies.cause(tracker.get_slot("cause"))
-    if topic == "imaging":
-        return replies.imaging(tracker.get_slot("modality"))
-    if topic == "treatment":
-        return replies.treatment(tracker.get_slot("treatment"), advanced=intent_of(tracker) == "ask_advanced_treatment")
-    raise ValueError(f"unknown topic {topic!r}")
+def _answered_since_the_message(tracker: Tracker) -> bool:
+    """True when an action already answered the latest message (the form then runs in the
+    same turn as the question it asks, and must not read that message as its answer)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return False
+        if event.get("event") == "action" and event.get("name") not in _BEFORE_READING:
+            return True
+    return False
 
 
-class _TopicAction(Action, metaclass=ABCMeta):
-    """Answers one structured topic and remembers it, so a follow-up knows what it is about.
-
-    Abstract, so the action server registers only the concrete subclasses.
-    """
-
-    topic: str
-
-    @abstractmethod
-    def name(self) -> str: ...
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        say(dispatcher, answer_topic(self.topic, tracker))
-        return [SlotSet("topic", self.topic)]
-
-
-class ActionRecommendShoes(_TopicAction):
-    topic = "shoes"
+class ValidateChoiceForm(FormValidationAction):
+    """Reads a typed answer to the assistant's question: "left knee", "doc said overuse",
+    "the second one". A reply that asks something else is left to be answered as a question."""
 
     def name(self) -> str:
-        return "action_recommend_shoes"
+        return "validate_choice_form"
+
+    async def extract_choice(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        # Only the reply to the question: never the message that made the assistant ask it.
+        if _answered_since_the_message(tracker) or not tracker.get_slot("topic"):
+            return {}
+        found = read_choice(parts_of(tracker.latest_message), tracker.get_slot("topic"))
+        if found is None:
+            return {}
+        index, pick = found
+        return {"choice": {"answer": pick.answer, "value": pick.value, "part": index}}
 
 
-class ActionRecoveryTime(_TopicAction):
-    topic = "recovery"
-
-    def name(self) -> str:
-        return "action_recovery_time"
-
-
-class ActionExplainCause(_TopicAction):
-    topic = "cause"
-
-    def name(self) -> str:
-        return "action_explain_cause"
-
-
-class ActionExplainImaging(_TopicAction):
-    topic = "imaging"
-
-    def name(self) -> str:
-        return "action_explain_imaging"
-
-
-class ActionExplainTreatment(_TopicAction):
-    topic = "treatment"
-
-    def name(self) -> str:
-        return "action_explain_treatment"
-
-
-class ActionFollowUp(Action):
-    """Answers "and the hip?" for the topic of the previous answer, or the one the value fits."""
-
-    def name(self) -> str:
-        return "action_follow_up"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        entities = [e["entity"] for e in tracker.latest_message.get("entities", [])]
-        topic = follow_up_topic(entities, tracker.get_slot("topic"))
-        if topic is None:
-            dispatcher.utter_message(text=replies.ASK_WHAT_ABOUT, answer="clarify")
-            return []
-        say(dispatcher, answer_topic(topic, tracker))
-        return [SlotSet("topic", topic)]
+# --- the symptom check ----------------------------------------------------------------------
 
 
 class ValidateSymptomCheckForm(FormValidationAction):
@@ -165,12 +151,17 @@ class ValidateSymptomCheckForm(FormValidationAction):
         return [] if symptom_check.any_yes(answers) else domain_slots
 
     def _answer(self, slot: str, dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
+        # Forms ask before they complain: the message that started the check, and a question
+        # not yet asked, are never read as an answer.
+        if tracker.active_loop.get("name") != self.form_name() or tracker.get_slot("requested_slot") != slot:
+            return {}
         message = tracker.latest_message
+        intent = (message.get("intent") or {}).get("name")
         answer = symptom_check.interpret_answer(
-            message.get("text") or "", intent_of(tracker), message.get(symptom_check.RED_FLAGS_KEY)
+            message.get("text") or "", intent, message.get(symptom_check.RED_FLAGS_KEY)
         )
         if answer is None:
-            dispatcher.utter_message(text=replies.ANSWER_YES_OR_NO, answer="complaint")
+            dispatcher.utter_message(text=replies.ANSWER_YES_OR_NO, answer="symptom_check.repeat")
         return {slot: answer}
 
     async def validate_rf_weight(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
@@ -186,18 +177,58 @@ class ValidateSymptomCheckForm(FormValidationAction):
         return self._answer("rf_redness", dispatcher, tracker)
 
 
-class ActionResetSymptomCheck(Action):
-    """Forgets the answers of an earlier, interrupted symptom check before a new one."""
+class ActionStartSymptomCheck(Action):
+    """Says what the check does, and forgets the answers of an earlier, interrupted one."""
 
     def name(self) -> str:
-        return "action_reset_symptom_check"
+        return "action_start_symptom_check"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        say(dispatcher, reply("symptom_check.intro"))
         return [SlotSet(slot, None) for slot in symptom_check.QUESTIONS]
 
 
+class _AskSymptom(Action, metaclass=ABCMeta):
+    """Asks one question of the check, with yes / no / not sure buttons (from the knowledge
+    file, so a clinician reviews the wording with every other answer). Abstract, so the action
+    server registers only the four concrete questions."""
+
+    @property
+    @abstractmethod
+    def slot(self) -> str: ...
+
+    def name(self) -> str:
+        return f"action_ask_{self.slot}"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        question = reply(symptom_check.QUESTION_ANSWERS[self.slot])
+        dispatcher.utter_message(
+            text=question.bubbles[0],
+            buttons=symptom_check.YES_NO_BUTTONS,
+            answer=question.answer,
+            section=question.section,
+        )
+        return []
+
+
+class ActionAskRfWeight(_AskSymptom):
+    slot = "rf_weight"
+
+
+class ActionAskRfFever(_AskSymptom):
+    slot = "rf_fever"
+
+
+class ActionAskRfSwelling(_AskSymptom):
+    slot = "rf_swelling"
+
+
+class ActionAskRfRedness(_AskSymptom):
+    slot = "rf_redness"
+
+
 class ActionSymptomCheckResult(Action):
-    """Any yes: the urgent response. All no: what typical BME feels like and how it's found."""
+    """Any yes: the urgent response. All no: what the check did and did not do."""
 
     def name(self) -> str:
         return "action_symptom_check_result"
@@ -207,21 +238,5 @@ class ActionSymptomCheckResult(Action):
         if symptom_check.any_yes(answers):
             dispatcher.utter_message(response="utter_urgent_care")
         else:
-            say(dispatcher, replies.symptom_check_clear())
+            say(dispatcher, reply("symptom_check.clear"))
         return [SlotSet(slot, None) for slot in symptom_check.QUESTIONS]
-
-
-class ActionDefaultAskAffirmation(Action):
-    """First fallback stage: offer the two likeliest topics by name, and "something else"."""
-
-    def name(self) -> str:
-        return "action_default_ask_affirmation"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        ranking = tracker.latest_message.get("intent_ranking") or []
-        topics = [r["name"] for r in ranking if title(r.get("name", ""))][:2]
-        buttons = [{"title": title(intent), "payload": f"/{intent}"} for intent in topics]
-        # Rasa's two-stage fallback reads out_of_scope as "none of these": it then asks to rephrase.
-        buttons.append({"title": "Something else", "payload": "/out_of_scope"})
-        dispatcher.utter_message(text=replies.DID_YOU_MEAN, buttons=buttons, answer="clarify")
-        return []

@@ -65,7 +65,7 @@ RESPONSE_ANSWERS = {
     "utter_default": "clarify",
 }
 # Bubbles that frame an answer rather than answer anything: not counted.
-FRAMING = {"welcome", "disclaimer_start", "symptom_check_intro", "utter_symptom_check_intro"}
+FRAMING = {"welcome", "disclaimer_start", "symptom_check.intro", "utter_symptom_check_intro"}
 
 
 @dataclass
@@ -121,7 +121,9 @@ async def _run(model: Path, conversations: list[list[Turn]], actions_url: str) -
             events = list(tracker.events)
             last_user = max(i for i, e in enumerate(events) if e.type_name == "user")
             bubbles = [e for e in events[last_user + 1 :] if e.type_name == "bot"]
-            turn.answers = [a for a in (answer_of(b.metadata or {}) for b in bubbles) if a]
+            answers = [a for a in (answer_of(b.metadata or {}) for b in bubbles) if a]
+            # An answer of several bubbles counts once.
+            turn.answers = [a for i, a in enumerate(answers) if i == 0 or answers[i - 1] != a]
 
 
 def evaluate(sets: list[Path], model: Path = MODEL) -> dict[str, Any]:
@@ -187,7 +189,9 @@ def print_report(results: dict[str, Any], show_wrong: bool = True) -> None:
         print(_line("over-triage (all)", report["over_triage"]))
         if show_wrong:
             for wrong in report["wrong"]:
-                print(f"  WRONG {wrong['id']} [{wrong['category']}] {wrong['text']!r}: {wrong['expect']} -> {wrong['got']}")
+                print(
+                    f"  WRONG {wrong['id']} [{wrong['category']}] {wrong['text']!r}: {wrong['expect']} -> {wrong['got']}"
+                )
 
 
 def main(argv: list[str] | None = None) -> int:

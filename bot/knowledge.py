@@ -1,21 +1,28 @@
 """Loads and validates the knowledge file, the assistant's only source of medical facts.
 
 The file (`data/knowledge.yml`) is checked against the models below when it is loaded, so a
-typo or a missing field stops the assistant at start-up with a message naming the field,
-instead of surfacing as a broken answer in the middle of a chat. Pure Python: no Rasa import,
-so the facts can be unit-tested in milliseconds.
+typo, a missing field, an answer that names an unknown section, or a bubble too long for a
+chat window stops the assistant at start-up with a message naming the field, instead of
+surfacing as a broken answer in the middle of a chat. Pure Python: no Rasa import, so the
+facts can be unit-tested in milliseconds.
+
+Answers are keyed by their answer id (docs/answers.md). Two families of answers come from
+tables rather than prose: `recovery.<cause>` from `recovery_by_cause` and `shoes.<row>` from
+`shoe_table`; `answer_ids()` lists them all.
 """
 
 from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import Literal
 
 import yaml
 from pydantic import BaseModel, Extra, ValidationError, constr, root_validator, validator
 
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "data" / "knowledge.yml"
+
+# A chat bubble longer than this needs scrolling on a phone: split it into two bubbles.
+MAX_BUBBLE_CHARS = 450
 
 Text = constr(strip_whitespace=True, min_length=1)
 
@@ -24,88 +31,54 @@ class KnowledgeError(Exception):
     """The knowledge file is missing, unreadable or does not match the schema."""
 
 
+def _fits_a_bubble(bubble: str) -> str:
+    if len(bubble) > MAX_BUBBLE_CHARS:
+        raise ValueError(f"a bubble of {len(bubble)} characters (at most {MAX_BUBBLE_CHARS}): split it")
+    return bubble
+
+
 class _Strict(BaseModel):
     class Config:
         extra = Extra.forbid  # an unknown key is almost always a typo of a known one
         allow_mutation = False
 
 
-class SectionText(_Strict):
+class Answer(_Strict):
+    """One answer: its bubbles, and optionally a question back with its choices."""
+
     section: Text
+    title: Text  # how the answer is named on a button
+    text: list[Text]  # one string per bubble (a single string in the file is one bubble)
+    ask: Text | None = None  # a question back; its choices are `items`
+    items: list[Text] = []  # the answers this one lists, in the article's order
+    offer: list[Text] = []  # other answers offered as buttons after this one
+    notes: Text | None = None  # editorial decisions, never shown
+
+    @validator("text", pre=True)
+    def _one_bubble_or_several(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
+
+    @validator("text", each_item=True)
+    def _fits_a_bubble(cls, bubble: str) -> str:
+        return _fits_a_bubble(bubble)
+
+    @root_validator(skip_on_failure=True)
+    def _asks_about_items(cls, values: dict) -> dict:
+        if values.get("ask") and not values.get("items"):
+            raise ValueError("an answer that asks back needs the `items` to choose from")
+        return values
+
+
+class CauseRecovery(_Strict):
+    """The article's recovery timeline for one cause, or why it gives none."""
+
+    duration: Text | None = None
     text: Text
+    basis: Text | None = None  # why an unlabelled timeline is read as this cause's
 
-
-class RedFlags(_Strict):
-    section: Text
-    signs: dict[str, Text]
-    possible_causes: list[Text]
-    advice: Text
-
-
-class Cause(_Strict):
-    name: Text
-    tagline: Text
-    mechanism: Text
-    who: Text | None = None
-    where: Text | None = None
-    management: Text
-
-
-class Causes(_Strict):
-    section: Text
-    summary: Text
-    most_common_note: Text
-    items: dict[str, Cause]
-
-
-class Modality(_Strict):
-    name: Text
-    shows: Text
-    role: Text
-
-
-class MriPattern(_Strict):
-    pattern: Text
-    suggests: Text
-
-
-class MriPatterns(_Strict):
-    summary: Text
-    items: list[MriPattern]
-
-
-class Imaging(_Strict):
-    section: Text
-    summary: Text
-    modalities: dict[str, Modality]
-    mri_patterns: MriPatterns
-
-
-class Treatment(_Strict):
-    name: Text
-    line: Literal["conservative", "advanced", "caution"]
-    detail: Text
-    article_note: Text | None = None
-
-
-class Treatments(_Strict):
-    section: Text
-    principles: Text
-    options: dict[str, Treatment]
-
-
-class Timeline(_Strict):
-    causes: list[Text]
-    duration: Text
-    detail: Text
-    article_note: Text | None = None
-
-
-class Recovery(_Strict):
-    section: Text
-    summary: Text
-    overall_range: SectionText
-    timelines: list[Timeline]
+    @validator("text")
+    def _fits_a_bubble(cls, text: str) -> str:
+        return _fits_a_bubble(text)
 
 
 class ShoeRow(_Strict):
@@ -114,16 +87,18 @@ class ShoeRow(_Strict):
     shoe_type: Text
     features: list[Text]
     examples: list[Text]
-    article_note: Text | None = None
+    notes: Text | None = None
 
 
-class Shoes(_Strict):
-    section: Text
-    summary: Text
-    article_note: Text
-    by_location: dict[str, ShoeRow]
+class Knowledge(_Strict):
+    title: Text
+    sections: dict[str, Text]
+    notes: list[Text]
+    answers: dict[str, Answer]
+    recovery_by_cause: dict[str, CauseRecovery]
+    shoe_table: dict[str, ShoeRow]
 
-    @validator("by_location")
+    @validator("shoe_table")
     def _each_location_in_one_row(cls, rows: dict[str, ShoeRow]) -> dict[str, ShoeRow]:
         seen: dict[str, str] = {}
         for row_id, row in rows.items():
@@ -133,69 +108,38 @@ class Shoes(_Strict):
                 seen[location] = row_id
         return rows
 
-
-class Quote(_Strict):
-    speaker: Text
-    role: Text
-    section: Text
-    view: Text
-
-
-class Knowledge(_Strict):
-    title: Text
-    sections: dict[str, Text]
-    disclaimer: SectionText
-    topics: dict[str, SectionText]
-    red_flags: RedFlags
-    causes: Causes
-    imaging: Imaging
-    treatments: Treatments
-    recovery: Recovery
-    shoes: Shoes
-    quotes: list[Quote]
-
     @root_validator(skip_on_failure=True)
-    def _sections_exist(cls, values: dict) -> dict:
-        """Every entry must name a section of the article, so each answer is traceable."""
-        known = set(values["sections"])
-        named = {
-            "disclaimer": values["disclaimer"].section,
-            "red_flags": values["red_flags"].section,
-            "causes": values["causes"].section,
-            "imaging": values["imaging"].section,
-            "treatments": values["treatments"].section,
-            "recovery": values["recovery"].section,
-            "recovery -> overall_range": values["recovery"].overall_range.section,
-            "shoes": values["shoes"].section,
-        }
-        named.update({f"topics -> {key}": entry.section for key, entry in values["topics"].items()})
-        named.update({f"quotes -> {quote.speaker}": quote.section for quote in values["quotes"]})
-        for where, section in named.items():
-            if section not in known:
-                raise ValueError(f"{where}: unknown section '{section}' (known: {', '.join(sorted(known))})")
-        return values
-
-    @root_validator(skip_on_failure=True)
-    def _timelines_name_known_causes(cls, values: dict) -> dict:
-        causes = set(values["causes"].items)
-        for timeline in values["recovery"].timelines:
-            for cause in timeline.causes:
-                if cause not in causes:
-                    raise ValueError(f"recovery -> timelines: unknown cause '{cause}'")
+    def _references_resolve(cls, values: dict) -> dict:
+        """Every section and every listed or offered answer exists, so each reply is traceable
+        to the article and every button leads somewhere."""
+        known_sections = set(values["sections"])
+        ids = set(values["answers"])
+        ids |= {f"recovery.{cause}" for cause in values["recovery_by_cause"]}
+        ids |= {f"shoes.{row}" for row in values["shoe_table"]}
+        for answer_id, answer in values["answers"].items():
+            if answer.section not in known_sections:
+                raise ValueError(f"answers -> {answer_id}: unknown section '{answer.section}'")
+            for listed in [*answer.items, *answer.offer]:
+                if listed not in ids:
+                    raise ValueError(f"answers -> {answer_id}: lists unknown answer '{listed}'")
+        for cause in values["recovery_by_cause"]:
+            if f"causes.{cause}" not in values["answers"]:
+                raise ValueError(f"recovery_by_cause -> {cause}: not a cause (no answer causes.{cause})")
         return values
 
     # --- look-ups used by the assistant ---------------------------------------------------
 
-    def section_title(self, section_id: str) -> str:
-        return self.sections[section_id]
-
-    def timeline_for(self, cause: str) -> Timeline | None:
-        """The article's timeline for a cause, or None where the article gives none."""
-        return next((t for t in self.recovery.timelines if cause in t.causes), None)
+    def answer_ids(self) -> list[str]:
+        """Every answer id the knowledge file can answer, prose and table answers alike."""
+        return [
+            *self.answers,
+            *(f"recovery.{cause}" for cause in self.recovery_by_cause),
+            *(f"shoes.{row}" for row in self.shoe_table),
+        ]
 
     def shoe_row_for(self, location: str) -> str | None:
         """The shoe-table row (knee, ankle, foot, hip) covering a canonical location."""
-        return next((row_id for row_id, row in self.shoes.by_location.items() if location in row.covers), None)
+        return next((row_id for row_id, row in self.shoe_table.items() if location in row.covers), None)
 
 
 def _describe(error: ValidationError) -> str:

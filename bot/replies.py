@@ -1,220 +1,125 @@
-"""Turns knowledge-file entries into chat replies.
+"""Turns knowledge-file answers into chat replies: bubbles, buttons and the article section.
 
-Each function answers one kind of question and returns a `Reply`: short text for a chat
-bubble, optional quick-reply choices and the article section it comes from. Nothing here knows
-about Rasa; the actions translate a `Choice` into a button. Unknown or missing values get a
-helpful reply (usually a question with choices), never an exception.
+A `Reply` is what the assistant says for one answer id (docs/answers.md): one or more bubbles
+(each at most 450 characters), the answers it offers as buttons, and, when it asks the user
+to choose ("Where is your BME?"), the topic the choice is about. Most answers are prose from
+the knowledge file; recovery by cause and shoes by location are built from its two tables.
+Nothing here knows about Rasa: the actions turn a Reply into messages and buttons.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from bot.knowledge import Knowledge, knowledge
+from bot.knowledge import MAX_BUBBLE_CHARS, Knowledge, knowledge
+from bot.topics import Pick, topic_of
 from bot.vocabulary import display_name
-
-CLINICIAN = "Your doctor or physio can tell you what applies to you."
 
 # Copy only the actions say. It lives here rather than in domain.yml because Rasa's
 # validator counts a domain response that no rule or story uses as a warning.
-WELCOME = (
-    "Hi, I'm the bone marrow edema (BME) assistant. I can explain what BME is, its causes, "
-    "symptoms and warning signs, scans, treatment, recovery times and shoes."
-)
-NOT_IN_ARTICLE = "The article I answer from doesn't cover that, so I can't say. Please ask a doctor or physio."
-ANSWER_YES_OR_NO = 'Sorry, I need a yes or a no (or "not sure") for this one.'
 DID_YOU_MEAN = "Sorry, I'm not sure I understood. Did you mean one of these?"
-ASK_WHAT_ABOUT = (
-    "Could you say a bit more? You can name a place (knee, hip, ankle, foot), a cause, a scan or a treatment."
+ANSWER_YES_OR_NO = 'Sorry, I need a yes or a no (or "not sure") for this one.'
+NOT_IN_ARTICLE = (
+    "The article I answer from doesn't cover that, so I can't say. A doctor, physio or pharmacist can help."
 )
-
-
-@dataclass(frozen=True)
-class Choice:
-    """A quick reply: its title, and the entity value it stands for."""
-
-    title: str
-    entity: str
-    value: str
 
 
 @dataclass(frozen=True)
 class Reply:
-    text: str
-    section: str | None = None
-    choices: list[Choice] = field(default_factory=list)
-    answer: str | None = None  # the answer id (docs/answers.md)
+    answer: str  # the answer id (docs/answers.md)
+    section: str  # the article section it comes from (knowledge file `sections`)
+    bubbles: tuple[str, ...]
+    choices: tuple[str, ...] = ()  # answer ids offered as buttons, in order
+    asks: str | None = None  # the topic whose item the user is asked to choose, if any
 
 
 def _kb(kb: Knowledge | None) -> Knowledge:
     return kb if kb is not None else knowledge()
 
 
-_TOPIC_ANSWERS = {
-    "ask_definition": "definition",
-    "ask_nature": "nature",
-    "ask_locations": "locations",
-    "ask_symptoms": "symptoms",
-    "ask_return_to_activity": "return_to_activity",
-    "ask_prevention": "prevention",
-}
+def title_of(answer: str, kb: Knowledge | None = None) -> str:
+    """How an answer is named on a button."""
+    kb = _kb(kb)
+    if answer in kb.answers:
+        return kb.answers[answer].title
+    kind, _, key = answer.partition(".")
+    if kind == "recovery":
+        return kb.answers[f"causes.{key}"].title
+    if kind == "shoes":
+        return key.capitalize()
+    raise KeyError(answer)
 
 
-def _topic_answer(topic_id: str) -> str:
-    if topic_id in _TOPIC_ANSWERS:
-        return _TOPIC_ANSWERS[topic_id]
-    return topic_id.replace("faq_", "faq.", 1).replace("myth_", "myths.", 1)
+def _with_question(bubbles: list[str], question: str | None) -> list[str]:
+    """Ends the last bubble with the question, or adds it as its own bubble if it won't fit."""
+    if not question:
+        return bubbles
+    if len(bubbles[-1]) + 1 + len(question) <= MAX_BUBBLE_CHARS:
+        return [*bubbles[:-1], f"{bubbles[-1]} {question}"]
+    return [*bubbles, question]
 
 
-def topic(topic_id: str, kb: Knowledge | None = None) -> Reply | None:
-    """A fixed answer for a topic intent, or None if the knowledge file has none for it."""
-    entry = _kb(kb).topics.get(topic_id)
-    return Reply(entry.text, entry.section, answer=_topic_answer(topic_id)) if entry else None
+def _siblings(answer: str, kb: Knowledge) -> list[str]:
+    """The rest of the list an item belongs to, offered after it."""
+    parent = next((entry for entry in kb.answers.values() if entry.ask and answer in entry.items), None)
+    parent = parent or next((entry for entry in kb.answers.values() if answer in entry.items), None)
+    return [item for item in parent.items if item != answer] if parent else []
 
 
-def disclaimer(kb: Knowledge | None = None) -> Reply:
-    entry = _kb(kb).disclaimer
-    return Reply(entry.text, entry.section, answer="disclaimer")
-
-
-def red_flag_signs(kb: Knowledge | None = None) -> Reply:
-    """The warning signs and what to do about them (a general question, not an emergency)."""
-    flags = _kb(kb).red_flags
-    signs = "; ".join(flags.signs.values())
-    causes = ", ".join(flags.possible_causes)
-    text = f"Warning signs: {signs}. They can mean {causes}. {flags.advice}"
-    return Reply(text, flags.section, answer="red_flags")
-
-
-def cause(cause_id: str | None, kb: Knowledge | None = None) -> Reply:
-    """One cause in detail, or the list of the six causes to choose from."""
-    causes = _kb(kb).causes
-    item = causes.items.get(cause_id) if cause_id else None
-    if item is None:
-        names = [c.name for c in causes.items.values()]
-        text = (
-            f"{causes.summary} The six common triggers: {', '.join(names)}. "
-            f"{causes.most_common_note} Which one would you like to know about?"
+def reply(pick: Pick | str, kb: Knowledge | None = None) -> Reply:
+    """The reply for an answer id (or a Pick: an answer id and the value that chose it)."""
+    kb = _kb(kb)
+    pick = Pick(pick) if isinstance(pick, str) else pick
+    kind, _, key = pick.answer.partition(".")
+    if kind == "recovery" and key:
+        return _recovery(key, kb)
+    if kind == "shoes" and key and key != "other":
+        return _shoes(key, pick.value or key, kb)
+    if pick.answer == "shoes" and pick.value and kb.shoe_row_for(pick.value) is None and pick.value == "femur":
+        return _femur(kb)
+    entry = kb.answers[pick.answer]
+    if entry.ask:
+        choices = [*entry.items, *entry.offer]
+        topic = topic_of(pick.answer, kb)
+        return Reply(
+            pick.answer,
+            entry.section,
+            tuple(_with_question(list(entry.text), entry.ask)),
+            tuple(choices),
+            topic.name if topic else None,
         )
-        choices = [Choice(c.name, "cause", cid) for cid, c in causes.items.items()]
-        return Reply(text, causes.section, choices, answer="causes")
-    parts = [f"{item.name}, {item.tagline}: {item.mechanism}", item.who, item.where, item.management]
-    return Reply(" ".join(p for p in parts if p), causes.section, answer=f"causes.{cause_id}")
+    choices = [*entry.items, *entry.offer] if entry.items else [*_siblings(pick.answer, kb), *entry.offer]
+    return Reply(pick.answer, entry.section, tuple(entry.text), tuple(choices))
 
 
-def imaging(modality: str | None, kb: Knowledge | None = None) -> Reply:
-    """What one scan shows and its role for BME, or how BME is diagnosed in general."""
-    imaging_kb = _kb(kb).imaging
-    item = imaging_kb.modalities.get(modality) if modality else None
-    if item is None:
-        text = f"{imaging_kb.summary} Which scan would you like to know about?"
-        choices = [Choice(m.name, "modality", mid) for mid, m in imaging_kb.modalities.items()]
-        return Reply(text, imaging_kb.section, choices, answer="diagnosis")
-    return Reply(f"{item.name} shows {item.shows}. For BME: {item.role}", imaging_kb.section, answer=f"imaging.{modality}")
+def _recovery(cause: str, kb: Knowledge) -> Reply:
+    answer = f"recovery.{cause}"
+    return Reply(answer, "recovery", (kb.recovery_by_cause[cause].text,), tuple(_siblings(answer, kb)))
 
 
-def mri_patterns(kb: Knowledge | None = None) -> Reply:
-    imaging_kb = _kb(kb).imaging
-    patterns = "; ".join(f"{p.pattern} suggests {p.suggests}" for p in imaging_kb.mri_patterns.items)
-    text = f"{imaging_kb.mri_patterns.summary} A {patterns}. Your radiologist reads your own scan."
-    return Reply(text, imaging_kb.section, answer="mri_patterns")
-
-
-def treatment(option: str | None, advanced: bool = False, kb: Knowledge | None = None) -> Reply:
-    """One treatment in detail, or the first-line (or advanced) options."""
-    treatments = _kb(kb).treatments
-    item = treatments.options.get(option) if option else None
-    if item is not None:
-        note = f" {item.article_note}" if item.article_note else ""
-        answer = "treatment.biologics" if option == "biologic_injections" else f"treatment.{option}"
-        return Reply(f"{item.name}: {item.detail}{note}", treatments.section, answer=answer)
-    line = "advanced" if advanced else "conservative"
-    chosen = {oid: o for oid, o in treatments.options.items() if o.line == line}
-    listing = "; ".join(f"{o.name.lower()}" for o in chosen.values())
-    if advanced:
-        text = f"When first-line care is not enough, the options the article lists are: {listing}."
+def _shoes(row_id: str, location: str, kb: Knowledge) -> Reply:
+    """A row of the article's shoe table, introduced for the place the user named."""
+    row = kb.shoe_table[row_id]
+    answer = f"shoes.{row_id}"
+    if location == row_id:
+        where = f"For BME in the {row.label}, the article's shoe table suggests"
+    elif location in row.covers and location.replace("_", " ") in row.label:
+        where = f"For BME in the {display_name('location', location)}, the article's row for the {row.label} suggests"
     else:
-        text = f"{treatments.principles} First-line care: {listing}."
-    text += " Which one would you like to know more about?"
-    choices = [Choice(o.name, "treatment", oid) for oid, o in chosen.items()]
-    return Reply(text, treatments.section, choices, answer="treatment.advanced" if advanced else "treatment")
-
-
-def recovery_time(cause_id: str | None, kb: Knowledge | None = None) -> Reply:
-    """The article's recovery timeline for a cause, saying so where it gives none."""
-    kb = _kb(kb)
-    recovery = kb.recovery
-    cause_item = kb.causes.items.get(cause_id) if cause_id else None
-    if cause_item is None:
-        text = f"{recovery.summary} {recovery.overall_range.text} What is causing your BME?"
-        choices = [Choice(c.name, "cause", cid) for cid, c in kb.causes.items.items()]
-        return Reply(text, recovery.section, choices, answer="recovery")
-    timeline = kb.timeline_for(cause_id)
-    if timeline is None:
-        text = (
-            f"The article gives no specific timeline for BME from {cause_item.name.lower()}. "
-            f"In general, {recovery.overall_range.text[0].lower()}{recovery.overall_range.text[1:]} "
-            f"{CLINICIAN}"
+        where = (
+            f"The article's shoe table doesn't name the {display_name('location', location)}; "
+            f"its nearest row, the {row.label}, suggests"
         )
-        return Reply(text, recovery.section, answer=f"recovery.{cause_id}")
-    note = f" (Note: {timeline.article_note})" if timeline.article_note else ""
-    text = f"{cause_item.name}: about {timeline.duration}; {timeline.detail}{note}"
-    return Reply(text, recovery.section, answer=f"recovery.{cause_id}")
-
-
-def _location_choices(kb: Knowledge, row_ids: list[str] | None = None) -> list[Choice]:
-    rows = kb.shoes.by_location
-    return [Choice(rows[r].label.split(" (")[0], "location", r) for r in (row_ids or list(rows))]
-
-
-# Locations the shoe table could mean two ways: the choices to offer for each.
-_AMBIGUOUS_LOCATIONS = {"femur": ["hip", "knee"]}
-
-
-def shoes(location: str | None, kb: Knowledge | None = None) -> Reply:
-    """The shoe-table row for a location, or a question asking where the BME is."""
-    kb = _kb(kb)
-    table = kb.shoes
-    if location is None:
-        text = f"{table.summary} Where is your BME?"
-        return Reply(text, table.section, _location_choices(kb), answer="shoes")
-    if location in _AMBIGUOUS_LOCATIONS:
-        name = display_name("location", location)
-        text = f"The {name} reaches from the hip to the knee. Which end is your BME at?"
-        return Reply(text, table.section, _location_choices(kb, _AMBIGUOUS_LOCATIONS[location]), answer="shoes")
-    row_id = kb.shoe_row_for(location)
-    if row_id is None:
-        name = display_name("location", location)
-        text = (
-            f"The article's shoe advice covers the knee, ankle, foot and hip only, not the {name}. "
-            f"{CLINICIAN} Is your BME in one of these?"
-        )
-        return Reply(text, table.section, _location_choices(kb), answer="shoes.other")
-    row = table.by_location[row_id]
-    name = display_name("location", location)
-    text = (
-        f"For BME in the {name}, the article's shoe table ({row.label}) suggests {row.shoe_type}. "
-        f"Look for {', '.join(row.features)}. Examples it names: {', '.join(row.examples)}."
-    )
+    features = row.features
+    listing = ", ".join(features[:-1]) + f" and {features[-1]}" if len(features) > 1 else features[0]
+    examples = " and ".join(row.examples)
+    bubbles = [f"{where} {row.shoe_type}. Look for {listing}. Examples it names: {examples}."]
     if location == "tibia":
-        text += " If it's the lower end of the shin, near the ankle, ask me about the ankle."
-    if row.article_note and location not in row.label.lower():
-        text += f" ({row.article_note})"
-    return Reply(text, table.section, answer=f"shoes.{row_id}")
+        bubbles[0] += " If it's the lower end of the shin, near the ankle, ask me about the ankle."
+    return Reply(answer, "shoes", tuple(bubbles), tuple(_siblings(answer, kb)))
 
 
-def expert_views(kb: Knowledge | None = None) -> Reply:
-    quotes = _kb(kb).quotes
-    text = " ".join(f"{q.speaker} ({q.role}): {q.view}" for q in quotes)
-    return Reply(text, quotes[0].section, answer="experts")
-
-
-def symptom_check_clear(kb: Knowledge | None = None) -> Reply:
-    """After a symptom check with no warning sign: typical symptoms and how BME is diagnosed."""
-    kb = _kb(kb)
-    symptoms = kb.topics["ask_symptoms"]
-    text = (
-        f"Good: none of the urgent warning signs. {symptoms.text} {kb.imaging.summary} "
-        f"If you're worried or it isn't improving, see your doctor or physio."
-    )
-    return Reply(text, symptoms.section, answer="symptom_check.clear")
+def _femur(kb: Knowledge) -> Reply:
+    """The thigh bone reaches from the hip to the knee: ask which end."""
+    text = "The thigh bone (femur) reaches from the hip to the knee. Which end is your BME at?"
+    return Reply("shoes", "shoes", (text,), ("shoes.hip", "shoes.knee"), "shoes")

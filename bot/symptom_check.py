@@ -26,10 +26,24 @@ QUESTIONS = {
     "rf_redness": "redness",
 }
 
+# The knowledge file's answer for each question.
+QUESTION_ANSWERS = {slot: f"symptom_check.{sign}" for slot, sign in QUESTIONS.items()}
+
+# Not sure counts as yes: a false alarm is cheaper than a missed emergency.
+YES_NO_BUTTONS = [
+    {"title": "Yes", "payload": "/affirm"},
+    {"title": "No", "payload": "/deny"},
+    {"title": "Not sure", "payload": "/affirm"},
+]
+
 _UNCERTAIN = re.compile(
     r"\b(not sure|unsure|don'?t know|dunno|no idea|can'?t tell|maybe|possibly|perhaps|might|"
     r"probably|i think so|kind of|kinda|sort of|a bit|a little|slightly|sometimes)\b"
 )
+
+_NO = re.compile(r"^\W*(no+|nope|nah|naw|not really|not at all|none|never|negative|nothing like that)\b")
+_YES = re.compile(r"^\W*(yes|yeah|yep|yup|yh|ya|aye|definitely|i do\b(?!\s+not)|it is\b(?!\s+not))\b")
+_FINE = re.compile(r"\b(fine|all good|normal|ok|okay|nothing)\b")
 
 
 def interpret_answer(text: str, intent: str | None, red_flags: dict[str, Any] | None) -> bool | None:
@@ -42,7 +56,12 @@ def interpret_answer(text: str, intent: str | None, red_flags: dict[str, Any] | 
         return True
     if _UNCERTAIN.search(text.lower()):
         return True
-    if intent == "deny" or mentioned:  # mentioned, not reported: denied ("no fever at all") or asked
+    lowered = text.lower()
+    if _YES.search(lowered):
+        return True
+    if intent == "deny" or mentioned or _NO.search(lowered):  # mentioned, not reported: denied or asked
+        return False
+    if _FINE.search(lowered):  # "all fine", "temperature's normal"
         return False
     return None
 

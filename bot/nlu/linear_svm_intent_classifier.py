@@ -36,6 +36,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.svm import LinearSVC
 
+from bot.nlu.message_parts import candidate_parts
+
 logger = logging.getLogger(__name__)
 
 # What skops reports as not trusted by default in a saved model of this shape; anything else
@@ -46,6 +48,11 @@ _SAVED_TYPES = [
     "sklearn.calibration._SigmoidCalibration",
 ]
 _FILE_NAME = "classifier.skops"
+
+# The parse data's key for the questions of a message that asks several.
+PARTS = "parts"
+# A greeting or thanks beside a question does not lead: "hi! what causes BME?" is ask_cause.
+_SMALL_TALK = {"greet", "thank", "goodbye", "affirm", "deny"}
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
@@ -60,6 +67,9 @@ class LinearSvmIntentClassifier(GraphComponent, IntentClassifier):
             "calibration_folds": 5,
             "random_seed": 1,
             "ranking_length": 10,
+            # A message is answered as several questions only when each part is classified
+            # at least this surely on its own (bot/nlu/message_parts.py).
+            "part_confidence": 0.4,
         }
 
     def __init__(
@@ -130,12 +140,40 @@ class LinearSvmIntentClassifier(GraphComponent, IntentClassifier):
         if self._pipeline is None:
             return messages
         texts = [message.get(TEXT) or "" for message in messages]
-        intents = self._pipeline.classes_
-        for message, confidences in zip(messages, self._pipeline.predict_proba(texts), strict=True):
-            order = np.argsort(-confidences)[: self._config["ranking_length"]]
-            ranking = [
-                {INTENT_NAME_KEY: str(intents[i]), PREDICTED_CONFIDENCE_KEY: float(confidences[i])} for i in order
-            ]
+        for message, ranking in zip(messages, self._rank(texts), strict=True):
             message.set(INTENT, ranking[0], add_to_output=True)
             message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
+            self._split(message)
         return messages
+
+    def _rank(self, texts: list[str]) -> list[list[dict[str, Any]]]:
+        intents = self._pipeline.classes_
+        rankings = []
+        for confidences in self._pipeline.predict_proba(texts):
+            order = np.argsort(-confidences)[: self._config["ranking_length"]]
+            rankings.append(
+                [{INTENT_NAME_KEY: str(intents[i]), PREDICTED_CONFIDENCE_KEY: float(confidences[i])} for i in order]
+            )
+        return rankings
+
+    def _split(self, message: Message) -> None:
+        """Marks a message that asks several questions: `parts` in the parse data, and the
+        message's intent is its first question's. Each part must classify confidently on its
+        own, so an ordinary sentence with "and" in it stays one question."""
+        text = message.get(TEXT) or ""
+        spans = candidate_parts(text)
+        if len(spans) < 2:
+            return
+        rankings = self._rank([text[start:end] for start, end in spans])
+        if any(r[0][PREDICTED_CONFIDENCE_KEY] < self._config["part_confidence"] for r in rankings):
+            return
+        if len({r[0][INTENT_NAME_KEY] for r in rankings}) == 1:
+            return  # one question, perhaps about two things ("shoes for the knee, and the hip?")
+        parts = [
+            {"text": text[start:end], "start": start, "end": end, INTENT: r[0], INTENT_RANKING_KEY: r[:5]}
+            for (start, end), r in zip(spans, rankings, strict=True)
+        ]
+        lead = next((p for p in parts if p[INTENT][INTENT_NAME_KEY] not in _SMALL_TALK), parts[0])
+        message.set(INTENT, lead[INTENT], add_to_output=True)
+        message.set(INTENT_RANKING_KEY, lead[INTENT_RANKING_KEY], add_to_output=True)
+        message.set(PARTS, parts, add_to_output=True)

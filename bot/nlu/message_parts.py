@@ -1,0 +1,96 @@
+"""Where a message may hold several questions: "what causes it and how long does it take to heal?".
+
+Candidate parts are sentences, and clauses joined by "and", "also", a comma or a dash when the
+clause after the joint starts like a question ("…, and can I still run?", "hip - and can I
+still swim?"). The intent classifier decides whether to keep the split: only when every part
+classifies confidently on its own (bot/nlu/linear_svm_intent_classifier.py). Pure Python.
+"""
+
+from __future__ import annotations
+
+import re
+
+_QUESTION_CUE = (
+    r"(?:how|what|which|when|where|why|who|whats|what's|can|could|do|does|did|is|are|will|would|should|"
+    r"may|might|any|r|wat|wot)\b"
+)
+# A sentence ends at ? or !, or at a full stop followed by a space.
+_SENTENCE_END = re.compile(r"[?!]+|\.(?=\s)")
+# Inside a sentence: a joint ("and", "also", "plus", a comma, a semicolon or a dash) followed by
+# a clause that starts like a question.
+_JOINT = re.compile(
+    rf"(?:\s*[,;]\s*|\s+[-–—]+\s*|\s+)(?:(?:and|also|plus|&|n)\s+)?(?:also\s+)?(?={_QUESTION_CUE})"
+    rf"|\s+[-–—]+\s+|\s*;\s*|\s*\+\s*",
+    re.IGNORECASE,
+)
+_STARTS_LIKE_A_QUESTION = re.compile(rf"^\W*{_QUESTION_CUE}", re.IGNORECASE)
+# A part this short stands alone ("hip", "symptoms of bme"); a longer statement is context for
+# the question next to it ("He has BME. What shoes should he buy?").
+_SHORT_PART_WORDS = 4
+_WORD = re.compile(r"\w")
+_LEADING_JOINT = re.compile(r"^(?:(?:and|also|plus|but|so|&)\b[\s,]*)+", re.IGNORECASE)
+
+
+def _sentences(text: str) -> list[tuple[int, int]]:
+    spans, start = [], 0
+    for match in _SENTENCE_END.finditer(text):
+        spans.append((start, match.end()))
+        start = match.end()
+    spans.append((start, len(text)))
+    return spans
+
+
+def _clauses(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    spans, cut = [], start
+    for match in _JOINT.finditer(text, start, end):
+        joint_start = match.start()
+        # Only a joint with words before it in this clause ("and how…" at the start is no joint),
+        # and only joints with "and"/punctuation: a bare space before "is" is not a joint.
+        if joint_start <= cut or not _WORD.search(text[cut:joint_start]):
+            continue
+        joint = text[match.start() : match.end()]
+        if not re.search(r"[,;+\-–—]|\b(?:and|also|plus|n)\b|&", joint, re.IGNORECASE):
+            continue
+        spans.append((cut, joint_start))
+        cut = match.end()
+    spans.append((cut, end))
+    return spans
+
+
+def _stands_alone(piece: str) -> bool:
+    """A question ("…?", "how…", "can I…") or a short phrase, not a statement."""
+    piece = piece.strip()
+    return piece.endswith("?") or bool(_STARTS_LIKE_A_QUESTION.match(piece)) or len(piece.split()) <= _SHORT_PART_WORDS
+
+
+def _join_statements(spans: list[tuple[int, int]], text: str) -> list[tuple[int, int]]:
+    """Joins each statement to the question after it (or before it, at the end)."""
+    joined: list[tuple[int, int]] = []
+    pending_start: int | None = None
+    for start, end in spans:
+        if pending_start is not None:
+            start, pending_start = pending_start, None
+        if _stands_alone(text[start:end]):
+            joined.append((start, end))
+        else:
+            pending_start = start
+    if pending_start is not None:
+        if joined:
+            joined[-1] = (joined[-1][0], spans[-1][1])
+        else:
+            joined.append((pending_start, spans[-1][1]))
+    return joined
+
+
+def candidate_parts(text: str) -> list[tuple[int, int]]:
+    """Character spans of the possible questions in a message, in order; one span for a
+    message that holds one question."""
+    spans = []
+    for start, end in _sentences(text):
+        for clause_start, clause_end in _clauses(text, start, end):
+            piece = text[clause_start:clause_end]
+            if _WORD.search(piece):
+                stripped = _LEADING_JOINT.sub("", piece.lstrip())
+                lead = len(piece) - len(stripped)
+                spans.append((clause_start + lead, clause_start + len(piece.rstrip())))
+    return _join_statements(spans, text) if len(spans) > 1 else spans or [(0, len(text))]
