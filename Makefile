@@ -1,7 +1,8 @@
 # Two commands do everything on a fresh machine:
 #   make run    create the venv, build what is missing or stale, start the assistant
 #   make test   the same set-up, then the whole test suite (what CI runs)
-# Also: make shell (chat in the terminal), make eval (held-out NLU and red-flag reports),
+# Also: make shell (chat in the terminal), make eval (held-out NLU, red-flag and blind conversation
+#         reports), make replies (every reply, for review),
 #       make bench (benchmark against stock Rasa; BENCH_ARGS="--soak 600 --cluster" adds a soak
 #         and 1 vs 2 instances behind nginx),
 #       make cluster (N instances behind nginx with PostgreSQL and Redis, as in production),
@@ -28,7 +29,7 @@ WIDGET_DEPS := node_modules/socket.io-client/dist/socket.io.min.js
 TRAINING_INPUTS := config.yml domain.yml $(wildcard data/nlu/*.yml) $(wildcard data/*.yml)
 TRAINING_INPUTS := $(filter-out data/knowledge.yml data/vocabulary.yml,$(TRAINING_INPUTS))
 
-.PHONY: run test shell train eval bench cluster lint lock clean setup
+.PHONY: run test shell train eval bench cluster lint lock clean setup replies
 
 run: $(MODEL) $(WIDGET_DEPS)
 	$(BIN)/python -m bot.serve
@@ -55,6 +56,11 @@ cluster: $(MODEL)
 eval: $(MODEL)
 	$(BIN)/python -m bot.evaluation
 	$(BIN)/python -m bot.red_flag_evaluation
+	$(BIN)/python -m bot.conversation_evaluation --quiet
+
+# Every reply the assistant can give, for a clinician's review: results/replies.md
+replies: $(INSTALLED)
+	$(BIN)/python -m bot.reply_catalogue
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

@@ -78,6 +78,10 @@ def reply(pick: Pick | str, kb: Knowledge | None = None) -> Reply:
     if pick.answer == "shoes" and pick.value and kb.shoe_row_for(pick.value) is None and pick.value == "femur":
         return _femur(kb)
     entry = kb.answers[pick.answer]
+    if pick.answer == "shoes.other" and pick.value:
+        place = display_name("location", pick.value)
+        bubbles = (entry.text[0].replace(" only.", f" only, not the {place}.", 1), *entry.text[1:])
+        return Reply(pick.answer, entry.section, bubbles, tuple(entry.items))
     if entry.ask:
         choices = [*entry.items, *entry.offer]
         topic = topic_of(pick.answer, kb)

@@ -7,7 +7,8 @@ import yaml
 
 from bot.knowledge import DEFAULT_PATH, KnowledgeError, knowledge, load_knowledge
 
-ARTICLE = Path(__file__).resolve().parents[2] / "shared" / "article" / "bone-marrow-edema.txt"
+ARTICLE = Path(__file__).resolve().parents[1] / "content" / "article" / "bone-marrow-edema.txt"
+CATALOGUE = Path(__file__).resolve().parents[1] / "docs" / "answers.md"
 
 
 @pytest.fixture
@@ -22,77 +23,87 @@ def write(tmp_path: Path, data: dict) -> Path:
 
 
 def test_every_section_title_is_a_heading_of_the_article():
-    if not ARTICLE.exists():
-        pytest.skip("the shared article is not beside this checkout")
     article = ARTICLE.read_text(encoding="utf-8")
     for title in knowledge().sections.values():
         assert title in article, title
 
 
-def test_the_structured_parts_hold_what_the_article_lists():
+def test_every_answer_id_of_the_catalogue_is_answered_and_no_other():
+    """docs/answers.md is the contract the blind sets are written against."""
+    catalogue = CATALOGUE.read_text(encoding="utf-8")
+    for answer in knowledge().answer_ids():
+        assert f"`{answer}`" in catalogue, f"{answer} is not in docs/answers.md"
+
+
+def test_the_lists_hold_what_the_article_lists():
     kb = knowledge()
-    assert set(kb.causes.items) == {
-        "overuse", "stress_fracture", "osteoarthritis", "avascular_necrosis", "inflammatory_arthritis", "medication",
-    }  # fmt: skip
-    assert set(kb.imaging.modalities) == {"xray", "mri", "ct", "bone_scan", "ultrasound"}
-    assert len(kb.imaging.mri_patterns.items) == 3
-    assert set(kb.shoes.by_location) == {"knee", "ankle", "foot", "hip"}
-    assert {t for t in kb.topics if t.startswith("faq_")} == {
-        "faq_heal_on_own", "faq_is_serious", "faq_what_to_avoid", "faq_ultrasound", "faq_surgery", "faq_walking",
-    }  # fmt: skip
-    assert len([t for t in kb.topics if t.startswith("myth_")]) == 4
-    assert [q.speaker for q in kb.quotes] == ["Dr. Rachel Kim", "Dr. James Callahan"]
+    assert kb.answers["causes"].items == [
+        "causes.overuse", "causes.stress_fracture", "causes.osteoarthritis", "causes.avascular_necrosis",
+        "causes.inflammatory_arthritis", "causes.medication",
+    ]  # fmt: skip
+    assert len(kb.answers["diagnosis"].items) == 5
+    assert len(kb.answers["mri_patterns"].items) == 3
+    assert len(kb.answers["treatment"].items) == 5 and len(kb.answers["treatment.advanced"].items) == 5
+    assert set(kb.shoe_table) == {"knee", "ankle", "foot", "hip"}
+    assert len([a for a in kb.answers if a.startswith("faq.")]) == 6
+    assert len([a for a in kb.answers if a.startswith("myths.")]) == 4
+    assert set(kb.recovery_by_cause) == {c.removeprefix("causes.") for c in kb.answers["causes"].items}
 
 
 def test_figures_and_names_carry_over_from_the_article():
-    if not ARTICLE.exists():
-        pytest.skip("the shared article is not beside this checkout")
     article = ARTICLE.read_text(encoding="utf-8")
     kb = knowledge()
-    for row in kb.shoes.by_location.values():
-        assert row.label in article
+    for row in kb.shoe_table.values():
         for model in row.examples:
             assert model in article, model
-    for timeline in kb.recovery.timelines:
-        assert timeline.duration in article
-    for option in kb.treatments.options.values():
-        for figure in ("50–80%", "4–6 weeks", "15–20 minutes"):
-            if figure in option.detail:
-                assert figure in article
+    for recovery in kb.recovery_by_cause.values():
+        if recovery.duration:
+            assert recovery.duration in article
+    for figure in ("50–80%", "4–6 weeks", "15–20 minutes", "over 80%", "10%", "6 weeks to 6 months", "6–8 weeks"):
+        assert figure in article and any(figure in b for a in kb.answers.values() for b in a.text) or any(
+            figure in r.text for r in kb.recovery_by_cause.values()
+        ), figure
 
 
 def test_inferred_timeline_labels_stay_visible():
-    # The article's two "Recovery:" lines carry no label; the file must say it inferred them.
-    for timeline in knowledge().recovery.timelines:
-        assert timeline.article_note and "no label" in timeline.article_note
+    # The article's two "Recovery:" lines carry no label; the file must say how it read them.
+    for cause, recovery in knowledge().recovery_by_cause.items():
+        if recovery.duration:
+            assert recovery.basis and "no label" in recovery.basis, cause
 
 
 def test_a_missing_field_is_named(tmp_path, raw):
-    del raw["causes"]["items"]["overuse"]["mechanism"]
-    with pytest.raises(KnowledgeError, match=r"causes -> items -> overuse -> mechanism: field required"):
+    del raw["answers"]["causes.overuse"]["title"]
+    with pytest.raises(KnowledgeError, match=r"answers -> causes.overuse -> title: field required"):
         load_knowledge(write(tmp_path, raw))
 
 
 def test_a_misspelt_field_is_named(tmp_path, raw):
-    raw["shoes"]["by_location"]["knee"]["exampels"] = raw["shoes"]["by_location"]["knee"].pop("examples")
-    with pytest.raises(KnowledgeError, match=r"shoes -> by_location -> knee -> exampels: extra fields not permitted"):
+    raw["shoe_table"]["knee"]["exampels"] = raw["shoe_table"]["knee"].pop("examples")
+    with pytest.raises(KnowledgeError, match=r"shoe_table -> knee -> exampels: extra fields not permitted"):
         load_knowledge(write(tmp_path, raw))
 
 
 def test_an_unknown_section_is_refused(tmp_path, raw):
-    raw["topics"]["faq_surgery"]["section"] = "surgery"
-    with pytest.raises(KnowledgeError, match=r"topics -> faq_surgery: unknown section 'surgery'"):
+    raw["answers"]["faq.surgery"]["section"] = "surgery"
+    with pytest.raises(KnowledgeError, match=r"answers -> faq.surgery: unknown section 'surgery'"):
         load_knowledge(write(tmp_path, raw))
 
 
-def test_a_timeline_for_an_unknown_cause_is_refused(tmp_path, raw):
-    raw["recovery"]["timelines"][0]["causes"] = ["over_use"]
-    with pytest.raises(KnowledgeError, match="unknown cause 'over_use'"):
+def test_a_button_to_an_unknown_answer_is_refused(tmp_path, raw):
+    raw["answers"]["causes"]["items"].append("causes.gout")
+    with pytest.raises(KnowledgeError, match="causes: lists unknown answer 'causes.gout'"):
+        load_knowledge(write(tmp_path, raw))
+
+
+def test_a_bubble_too_long_for_a_chat_window_is_refused(tmp_path, raw):
+    raw["answers"]["definition"]["text"] = "word " * 100
+    with pytest.raises(KnowledgeError, match="split it"):
         load_knowledge(write(tmp_path, raw))
 
 
 def test_a_location_in_two_shoe_rows_is_refused(tmp_path, raw):
-    raw["shoes"]["by_location"]["hip"]["covers"].append("knee")
+    raw["shoe_table"]["hip"]["covers"].append("knee")
     with pytest.raises(KnowledgeError, match="'knee' is covered by both 'knee' and 'hip'"):
         load_knowledge(write(tmp_path, raw))
 
@@ -101,6 +112,6 @@ def test_unreadable_files_fail_with_a_clear_message(tmp_path):
     with pytest.raises(KnowledgeError, match="Cannot read"):
         load_knowledge(tmp_path / "missing.yml")
     broken = tmp_path / "broken.yml"
-    broken.write_text("topics: [unclosed", encoding="utf-8")
+    broken.write_text("answers: [unclosed", encoding="utf-8")
     with pytest.raises(KnowledgeError, match="not valid YAML"):
         load_knowledge(broken)
