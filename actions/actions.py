@@ -17,6 +17,8 @@ from bot.follow_up import follow_up_topic
 from bot.replies import Reply
 from bot.topic_titles import title
 
+SESSION_START_METADATA_SLOT = "session_started_metadata"  # Rasa's slot for the first message's metadata
+
 
 def say(dispatcher: CollectingDispatcher, reply: Reply) -> None:
     """Utters a reply, its choices as buttons that send the chosen entity value back."""
@@ -32,14 +34,20 @@ def intent_of(tracker: Tracker) -> str | None:
 
 
 class ActionSessionStart(Action):
-    """Starts every conversation with a welcome, what we can help with, and the disclaimer."""
+    """Starts every conversation with a welcome, what we can help with, and the disclaimer.
+
+    Not where the disclaimer is always on screen: the web chat shows it in its header and says
+    so in the metadata of its messages (`disclaimer_in_header`), which Rasa hands to the session
+    start; there the greeting alone opens the conversation."""
 
     def name(self) -> str:
         return "action_session_start"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        dispatcher.utter_message(text=replies.WELCOME)
-        dispatcher.utter_message(text=replies.disclaimer().text)
+        metadata = tracker.get_slot(SESSION_START_METADATA_SLOT)
+        if not (isinstance(metadata, dict) and metadata.get("disclaimer_in_header") is True):
+            dispatcher.utter_message(text=replies.WELCOME)
+            dispatcher.utter_message(text=replies.disclaimer().text)
         return [SessionStarted(), ActionExecuted("action_listen")]
 
 
