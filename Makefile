@@ -24,7 +24,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed-$(shell md5sum requirements.lock | cut -c1-12)
 SPACY_PIPELINE := models/spacy/bme_en
 MODEL := models/bme.tar.gz
-WIDGET_DEPS := node_modules/socket.io-client/dist/socket.io.min.js
+WIDGET_DEPS := node_modules/socket.io-client/dist/socket.io.min.js node_modules/axe-core/axe.min.js
 # What the trained model depends on (the knowledge and vocabulary files are read at run time).
 TRAINING_INPUTS := config.yml domain.yml $(wildcard data/nlu/*.yml) $(wildcard data/*.yml)
 TRAINING_INPUTS := $(filter-out data/knowledge.yml data/vocabulary.yml,$(TRAINING_INPUTS))
@@ -72,10 +72,11 @@ $(INSTALLED): requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	rm -f $(VENV)/.installed-* && touch $@
 
-# The web widget's only dependency, pinned in package-lock.json and served by the assistant.
-$(WIDGET_DEPS): package.json package-lock.json
+# The web widget's dependencies, pinned in package-lock.json and served by the assistant: the
+# socket.io client, and axe-core for the accessibility audit in the browser test.
+$(WIDGET_DEPS) &: package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
-	touch $@
+	touch $(WIDGET_DEPS)
 
 $(SPACY_PIPELINE)/meta.json: $(INSTALLED) data/vocabulary.yml bot/nlu/spacy_pipeline.py bot/vocabulary.py
 	$(BIN)/python -m bot.nlu.spacy_pipeline $(SPACY_PIPELINE)

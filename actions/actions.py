@@ -35,6 +35,8 @@ RESPONSES = {
     "goodbye": "utter_goodbye",
 }
 
+SESSION_START_METADATA_SLOT = "session_started_metadata"  # Rasa's slot for the first message's metadata
+
 
 def say(dispatcher: CollectingDispatcher, answer: Reply) -> None:
     """Utters a reply's bubbles, its choices as buttons under the last one. Every bubble carries
@@ -53,13 +55,19 @@ def _clarify(dispatcher: CollectingDispatcher, offered: tuple[str, ...]) -> None
 
 
 class ActionSessionStart(Action):
-    """Starts every conversation with one short welcome that carries the disclaimer."""
+    """Starts every conversation with one short welcome that carries the disclaimer.
+
+    Not where the disclaimer is always on screen: the web chat shows it in its header and says
+    so in the metadata of its messages (`disclaimer_in_header`), which Rasa hands to the session
+    start; there the greeting alone opens the conversation."""
 
     def name(self) -> str:
         return "action_session_start"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        say(dispatcher, reply("welcome"))
+        metadata = tracker.get_slot(SESSION_START_METADATA_SLOT)
+        if not (isinstance(metadata, dict) and metadata.get("disclaimer_in_header") is True):
+            say(dispatcher, reply("welcome"))
         return [SessionStarted(), ActionExecuted("action_listen")]
 
 

@@ -82,6 +82,16 @@ def test_session_start_is_one_short_welcome_with_the_disclaimer():
     assert events[-1]["name"] == "action_listen"
 
 
+def test_session_start_leaves_the_disclaimer_to_a_chat_that_shows_it_in_its_header():
+    web = tracker("session_start", session_started_metadata={"disclaimer_in_header": True})
+    messages, events = run(actions.ActionSessionStart(), web)
+    assert messages == []  # the web chat's greeting is its one opening bubble
+    assert events[0] == SessionStarted()
+    for metadata in ({}, {"disclaimer_in_header": "yes"}, {"other": True}):
+        messages, _ = run(actions.ActionSessionStart(), tracker("session_start", session_started_metadata=metadata))
+        assert "not medical advice" in messages[0]["text"]
+
+
 # --- one answer per question ----------------------------------------------------------------
 
 

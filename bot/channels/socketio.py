@@ -11,7 +11,8 @@ Three changes to Rasa's `SocketIOInput`:
   the origins listed in WEBCHAT_ALLOWED_ORIGINS (sites that embed the widget).
 - The assistant serves its own chat page and widget (bot/web/), so the page and the socket
   share an origin: `/webhooks/socketio/chat` is the page, `/webhooks/socketio/static/` the
-  widget, its styles and the pinned socket.io client from npm (never a CDN).
+  widget, its styles and the pinned socket.io client from npm (never a CDN), and axe-core (the
+  accessibility audit the browser test runs on the page).
 
 Messages go through bot/channels/guard.py like REST's: checked, limited per session, and always
 answered. The socket stays at the standard `/socket.io` path.
@@ -47,6 +48,9 @@ logger = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[2]
 WEB_DIR = ROOT / "bot" / "web"
 SOCKET_IO_CLIENT = ROOT / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
+# axe-core, the accessibility engine the browser test runs on the page (anyone can load it from
+# here into the page to audit it the same way). Pinned in package-lock.json, like the client.
+AXE_CORE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 
 
 class WebChatInput(SocketIOInput):
@@ -96,6 +100,7 @@ class WebChatInput(SocketIOInput):
             return await response.file(str(WEB_DIR / "index.html"), mime_type="text/html; charset=utf-8")
 
         blueprint.static("/static/socket.io.min.js", str(SOCKET_IO_CLIENT), name="socketio_client")
+        blueprint.static("/static/axe.min.js", str(AXE_CORE), name="axe_core")
         blueprint.static("/static", str(WEB_DIR), name="webchat_static")
 
         @sio.on("session_request")
