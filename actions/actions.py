@@ -86,7 +86,7 @@ class ActionAnswer(Action):
             said.append(reply(Pick(choice["answer"], choice.get("value"))))
             say(dispatcher, said[-1])
         questions = [part for index, part in enumerate(parts) if not choice or index != choice.get("part")]
-        for decision in decide_all(questions, topic):
+        for decision in decide_all(questions, topic, given=[r.answer for r in said]):
             for response in decision.responses:
                 dispatcher.utter_message(response=RESPONSES[response])
             if decision.clarify:
@@ -139,8 +139,7 @@ class ValidateChoiceForm(FormValidationAction):
         found = read_choice(parts_of(tracker.latest_message), tracker.get_slot("topic"))
         if found is None:
             return {}
-        index, pick = found
-        return {"choice": {"answer": pick.answer, "value": pick.value, "part": index}}
+        return {"choice": {"answer": found.pick.answer, "value": found.pick.value, "part": found.part}}
 
 
 # --- the symptom check ----------------------------------------------------------------------

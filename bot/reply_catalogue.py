@@ -54,7 +54,9 @@ def _domain_entries(domain_path: Path) -> list[CatalogueEntry]:
 
 def _entry(pick: Pick, variant: str, kb: Knowledge) -> CatalogueEntry:
     said = reply(pick, kb)
-    return CatalogueEntry(said.answer, said.section, variant, said.bubbles, tuple(title_of(c, kb) for c in said.choices))
+    return CatalogueEntry(
+        said.answer, said.section, variant, said.bubbles, tuple(title_of(c, kb) for c in said.choices)
+    )
 
 
 def _knowledge_entries(kb: Knowledge) -> list[CatalogueEntry]:
@@ -77,7 +79,9 @@ def _knowledge_entries(kb: Knowledge) -> list[CatalogueEntry]:
 def _action_lines() -> list[CatalogueEntry]:
     return [
         CatalogueEntry("clarify", CONVERSATION, "unsure what was meant", (replies.DID_YOU_MEAN,)),
-        CatalogueEntry("symptom_check.repeat", CONVERSATION, "an answer that is neither yes nor no", (replies.ANSWER_YES_OR_NO,)),
+        CatalogueEntry(
+            "symptom_check.repeat", CONVERSATION, "an answer that is neither yes nor no", (replies.ANSWER_YES_OR_NO,)
+        ),
         CatalogueEntry("out_of_scope", CONVERSATION, "a topic the article lacks", (replies.NOT_IN_ARTICLE,)),
     ]
 

@@ -24,6 +24,7 @@ from difflib import SequenceMatcher
 from typing import Any
 
 from bot.knowledge import Knowledge, knowledge
+from bot.nlu.message_parts import sentence_spans
 from bot.replies import title_of
 from bot.topics import BY_INTENT, BY_NAME, DEFAULT_TOPIC, FIXED, Pick, Topic, item_for
 
@@ -42,6 +43,22 @@ SMALL_TALK = {
     "bot_challenge": "bot_challenge",
     "help": "help",
 }
+
+# A question about a dose or an amount to take, which the article never gives.
+_DOSE = re.compile(
+    r"\b(dose|doses|dosage|dosing|mg|milligrams?|how (much|many)\b.{0,30}\b(take|tablets?|pills?|a day|daily))\b",
+    re.IGNORECASE,
+)
+
+# Things "what is X?" asks about, rather than about BME itself.
+_DEFINABLE = {"cause", "modality", "treatment", "shoe", "mri_pattern"}
+# "Beyond rest and physio, what else?": the items named are the ones the user already knows.
+_EXCLUDING = re.compile(
+    r"\b(beyond|besides|other than|apart from|aside from|except|instead of|rather than|not working|"
+    r"isn'?t working|aren'?t working|doesn'?t work|don'?t work|didn'?t work|did not work|does not work|"
+    r"not helping|doesn'?t help|didn'?t help|failed|fails|not enough)\b",
+    re.IGNORECASE,
+)
 
 # When the classifier is unsure: answer its best guess only if it is this sure and this far
 # ahead of the next distinct answer; otherwise offer the best three.
@@ -70,6 +87,7 @@ class Part:
     confidence: float = 1.0
     entities: tuple[Entity, ...] = ()
     ranking: tuple[tuple[str, float], ...] = ()
+    start: int = 0  # where the part starts in the message (entities' offsets are the message's)
 
 
 @dataclass(frozen=True)
@@ -101,6 +119,7 @@ def parts_of(message: dict[str, Any]) -> list[Part]:
                 confidence=float(intent.get("confidence") or 0),
                 entities=tuple(e for e in entities if start <= e.start and e.end <= end),
                 ranking=ranking,
+                start=start,
             )
         )
     return parts
@@ -133,7 +152,7 @@ def _by_entities(entities: Sequence[Entity], kb: Knowledge, prefer: Topic | None
 def _answer_for_intent(intent: str, entities: Sequence[Entity], kb: Knowledge) -> list[Pick]:
     if intent == "ask_definition":
         # "what is AVN?", "what is core decompression?": the item, not the definition of BME.
-        things = [e for e in entities if e.entity != "location"]
+        things = [e for e in entities if e.entity in _DEFINABLE]
         picks = _by_entities(things, kb)
         if picks:
             return picks
@@ -147,9 +166,25 @@ def _answer_for_intent(intent: str, entities: Sequence[Entity], kb: Knowledge) -
     return _picks_for(topic, entities, kb) or [Pick(topic.overview)]
 
 
+def _excluding(part: Part) -> Part:
+    """A question that names items to set them aside ("what if rest and physio aren't working?")
+    is about the rest of the list: first-line care set aside leaves the advanced options."""
+    if not _EXCLUDING.search(part.text):
+        return part
+    topic = BY_INTENT.get(part.intent or "")
+    if topic is None or not any(e.entity in topic.entities for e in part.entities):
+        return part
+    intent = "ask_advanced_treatment" if topic.name == "treatment" else part.intent
+    kept = tuple(e for e in part.entities if e.entity not in topic.entities)
+    return Part(part.text, intent, part.confidence, kept, part.ranking, part.start)
+
+
 def decide(part: Part, previous_topic: str | None, kb: Knowledge | None = None) -> Decision:
     """The answers for one question, given the topic the previous answer was about."""
     kb = kb or knowledge()
+    if _DOSE.search(part.text):
+        return Decision(responses=(OUT_OF_SCOPE,))  # never a dose: the article gives none
+    part = _excluding(part)
     intent = part.intent or FALLBACK_INTENT
     answers = _answer_for_intent(intent, part.entities, kb)
     if answers:
@@ -171,19 +206,30 @@ def decide(part: Part, previous_topic: str | None, kb: Knowledge | None = None) 
     return Decision()  # greet, thanks… inside a longer message: nothing to add
 
 
-def decide_all(parts: Sequence[Part], previous_topic: str | None, kb: Knowledge | None = None) -> list[Decision]:
-    """The answers for each question of a message, in order. A question that names nothing
-    borrows the values of the one before: "can RA cause this, and what pattern would the
-    MRI show?" asks about the RA pattern."""
+def decide_all(
+    parts: Sequence[Part], previous_topic: str | None, kb: Knowledge | None = None, given: Iterable[str] = ()
+) -> list[Decision]:
+    """The answers for each question of a message, in order, none given twice (nor any of
+    `given`, already answered). A question that names nothing borrows the values of the one
+    before: "can RA cause this, and what pattern would the MRI show?" asks about the RA pattern."""
     kb = kb or knowledge()
-    decisions, named = [], ()
+    decisions: list[Decision] = []
+    named: tuple[Entity, ...] = ()
+    given = set(given)
     for part in parts:
         topic = BY_INTENT.get(part.intent or "")
         names_nothing = topic is not None and not any(e.entity in topic.entities for e in part.entities)
         if names_nothing and named:
-            part = Part(part.text, part.intent, part.confidence, named, part.ranking)
-        decisions.append(decide(part, previous_topic, kb))
+            part = Part(part.text, part.intent, part.confidence, named, part.ranking, part.start)
+        decision = decide(part, previous_topic, kb)
+        picks = tuple(pick for pick in decision.picks if pick.answer not in given)
+        given |= {pick.answer for pick in picks}
+        decisions.append(Decision(picks, decision.clarify, decision.responses))
         named = part.entities or named
+    if len(decisions) > 1 and any(d.picks for d in decisions):
+        # In a message of several questions, a fragment nobody could place ("worth it?",
+        # "what's that point to?") adds nothing beside the answers the rest got.
+        decisions = [d for d in decisions if d.picks or not (d.clarify or OUT_OF_SCOPE in d.responses)]
     return decisions
 
 
@@ -270,24 +316,57 @@ def answers_the_question(part: Part, topic: Topic) -> bool:
     return not (asks and part.confidence >= _ASKS_SOMETHING_ELSE)
 
 
-def read_choice(parts: Sequence[Part], topic_name: str, kb: Knowledge | None = None) -> tuple[int, Pick] | None:
-    """The item a typed reply chooses after the assistant asked about `topic_name`, and which
-    part of the message gave it; None when the reply is not an answer to that question."""
+@dataclass(frozen=True)
+class Choice:
+    """What a typed reply chose, and which part of the message it used up (None: it was a
+    statement inside a part that also asks something, which is still to be answered)."""
+
+    pick: Pick
+    part: int | None
+
+
+def _chosen(part: Part, topic: Topic, items: Sequence[str], kb: Knowledge) -> Pick | None:
+    if topic.name == "shoes" and any(e.value == "femur" for e in part.entities if e.entity == "location"):
+        return Pick("shoes", "femur")
+    picks = _picks_for(topic, part.entities, kb)
+    if picks:
+        return picks[0]
+    position = _ordinal(part.text, len(items))
+    if position is not None:
+        return Pick(items[position])
+    titled = _by_title(part.text, items, kb)
+    return Pick(titled) if titled else None
+
+
+def _statements(part: Part) -> list[Part]:
+    """The sentences of a part that are not questions, as parts of their own."""
+    pieces = []
+    for start, end in sentence_spans(part.text):
+        text = part.text[start:end]
+        if text.rstrip().endswith("?") or _QUESTION_START.match(text):
+            continue
+        offset = part.start + start
+        entities = tuple(e for e in part.entities if offset <= e.start and e.end <= offset + len(text))
+        pieces.append(Part(text, "inform", part.confidence, entities, (), offset))
+    return pieces
+
+
+def read_choice(parts: Sequence[Part], topic_name: str, kb: Knowledge | None = None) -> Choice | None:
+    """The item a typed reply chooses after the assistant asked about `topic_name`; None when
+    the reply is not an answer to that question."""
     kb = kb or knowledge()
     topic = BY_NAME[topic_name]
     items = kb.answers[topic.overview].items
     for index, part in enumerate(parts):
-        if not answers_the_question(part, topic):
-            continue
-        if topic.name == "shoes" and any(e.value == "femur" for e in part.entities if e.entity == "location"):
-            return index, Pick("shoes", "femur")
-        picks = _picks_for(topic, part.entities, kb)
-        if picks:
-            return index, picks[0]
-        position = _ordinal(part.text, len(items))
-        if position is not None:
-            return index, Pick(items[position])
-        titled = _by_title(part.text, items, kb)
-        if titled:
-            return index, Pick(titled)
+        if answers_the_question(part, topic):
+            pick = _chosen(part, topic, items, kb)
+            if pick:
+                return Choice(pick, index)
+    # "overuse i think, too much running. what shoes should i get?": the answer is a statement
+    # before a question of its own.
+    for part in parts:
+        for statement in _statements(part) if len(sentence_spans(part.text)) > 1 else []:
+            pick = _chosen(statement, topic, items, kb)
+            if pick:
+                return Choice(pick, None)
     return None

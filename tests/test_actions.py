@@ -34,9 +34,7 @@ def tracker(
     latest: dict[str, Any] = {
         "intent": {"name": intent, "confidence": 0.9},
         "intent_ranking": [{"name": intent, "confidence": 0.9}],
-        "entities": [
-            {"entity": k, "value": v, "start": 0, "end": len(text)} for k, v in (entities or {}).items()
-        ],
+        "entities": [{"entity": k, "value": v, "start": 0, "end": len(text)} for k, v in (entities or {}).items()],
         "text": text,
     }
     if parts is not None:
@@ -153,7 +151,9 @@ def test_a_named_shoe_model_leads_to_its_row():
 def test_shoes_without_a_place_asks_where_and_waits_for_the_answer():
     messages, events = answer(tracker("ask_shoes"))
     assert "Where is your BME?" in text_of(messages)
-    assert button_payloads(messages) == [f'/ask_shoes{{"location": "{row}"}}' for row in ("knee", "ankle", "foot", "hip")]
+    assert button_payloads(messages) == [
+        f'/ask_shoes{{"location": "{row}"}}' for row in ("knee", "ankle", "foot", "hip")
+    ]
     assert ActiveLoop("choice_form") in events and SlotSet("requested_slot", "choice") in events
 
 
@@ -277,7 +277,9 @@ def test_a_typed_answer_is_read_as_the_answer(text, entities, topic, expected):
 
 
 def test_a_reply_that_asks_something_else_is_not_taken_as_the_answer():
-    assert choice("how long does knee BME take to heal?", "ask_recovery_time", {"location": "knee"}, topic="shoes") == {}
+    assert (
+        choice("how long does knee BME take to heal?", "ask_recovery_time", {"location": "knee"}, topic="shoes") == {}
+    )
 
 
 def test_the_form_never_reads_the_message_that_made_the_assistant_ask():
@@ -329,7 +331,9 @@ def test_not_sure_counts_as_yes():
 
 
 def test_an_answer_that_is_neither_is_asked_again():
-    messages, slots = form_answer("what shoes should I buy", "ask_shoes", {"categories": [], "negated": [], "mentioned": []})
+    messages, slots = form_answer(
+        "what shoes should I buy", "ask_shoes", {"categories": [], "negated": [], "mentioned": []}
+    )
     assert slots == {"rf_fever": None} and text_of(messages) == replies.ANSWER_YES_OR_NO
 
 

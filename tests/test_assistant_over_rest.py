@@ -34,12 +34,11 @@ def assistant():
         yield Assistant(running.base_url)
 
 
-def test_a_new_conversation_starts_with_a_welcome_and_the_disclaimer(assistant):
+def test_a_new_conversation_starts_with_one_welcome_that_carries_the_disclaimer(assistant):
     replies = assistant.send("newcomer", "what is bone marrow edema?")
     texts = [r["text"] for r in replies]
-    assert "bone marrow edema (BME) assistant" in texts[0]
-    assert "not medical advice" in texts[1]
-    assert "marrow" in texts[2] and "MRI" in texts[2]
+    assert "bone marrow edema (BME) assistant" in texts[0] and "not medical advice" in texts[0]
+    assert "marrow" in texts[1] and "MRI" in texts[1]
 
 
 def test_follow_up_keeps_the_shoe_topic(assistant):
@@ -67,7 +66,7 @@ def test_conversations_do_not_share_context(assistant):
     assert "3–6 months" not in bob and "navicular" in bob
 
 
-URGENT = "seek immediate medical evaluation"
+URGENT = "get seen by a doctor straight away"
 
 
 def test_a_red_flag_as_the_first_message_gets_the_urgent_response(assistant):
@@ -85,13 +84,14 @@ def test_a_negated_mention_does_not_hijack_the_question(assistant):
     assert URGENT not in reply and "Altra Paradigm 7" in reply
 
 
-def test_symptom_check_all_no_explains_typical_symptoms(assistant):
-    first = assistant.send("checker", "should I see a doctor?")
+def test_symptom_check_all_no_says_what_the_check_did_not_do(assistant):
+    first = assistant.send("checker", "can you check my symptoms?")
     assert any(b["payload"] == "/affirm" for r in first for b in r.get("buttons", []))
+    assert "Sorry" not in "".join(r["text"] for r in first)  # it asks before it complains
     for _ in range(3):
         assert URGENT not in assistant.texts("checker", "/deny")
     final = assistant.texts("checker", "no")
-    assert "none of the urgent warning signs" in final and "MRI" in final
+    assert "no reason for urgent care" in final and "can't tell whether you have BME" in final
 
 
 def test_symptom_check_free_text_yes_is_urgent_at_once(assistant):
@@ -100,25 +100,26 @@ def test_symptom_check_free_text_yes_is_urgent_at_once(assistant):
 
 
 def test_a_red_flag_inside_the_symptom_check_is_urgent(assistant):
-    assistant.texts("checker3", "do I need to see someone about this?")
+    assistant.texts("checker3", "please check my symptoms")
     assert URGENT in assistant.texts("checker3", "my ankle is red and hot")
 
 
-def test_two_stage_fallback_offers_topics_then_says_what_it_can_do(assistant):
-    first = assistant.send("lost", "glorb fnarg")
-    titles = [b["title"] for r in first for b in r.get("buttons", [])]
-    assert titles[-1] == "Something else" and len(titles) >= 2
-    something_else = next(b["payload"] for r in first for b in r.get("buttons", []) if b["title"] == "Something else")
-    assert "another way" in assistant.texts("lost", something_else)  # stage 2: rephrase
-    assistant.texts("lost", "vrrp glonk snazzle")  # stage 1 again
-    assert "I can help with" in assistant.texts("lost", something_else)
+def test_a_message_it_cannot_place_is_never_a_dead_end(assistant):
+    """Not understood: either the likeliest answers as buttons, or what it can help with."""
+    for text in ("glorb fnarg", "the thing with the stuff from before"):
+        replies = assistant.send("lost", text)
+        buttons = [b for r in replies for b in r.get("buttons", [])]
+        said = " ".join(r.get("text", "") for r in replies)
+        assert buttons or "Ask me about" in said, said
 
 
-def test_a_fallback_topic_button_answers_that_topic(assistant):
-    first = assistant.send("lost2", "glorb fnarg")
-    buttons = [b for r in first for b in r.get("buttons", []) if b["title"] != "Something else"]
+def test_a_did_you_mean_button_answers_that_topic(assistant):
+    first = assistant.send("lost2", "what about the thing, the one for the bone")
+    buttons = [b for r in first for b in r.get("buttons", [])]
+    if not buttons:
+        pytest.skip("answered directly: no choice offered")
     reply = assistant.texts("lost2", buttons[0]["payload"])
-    assert reply and "didn't get that" not in reply
+    assert reply and "not sure I understood" not in reply
 
 
 def test_out_of_scope_never_gives_a_dose(assistant):

@@ -23,7 +23,7 @@ from bot.serve import MODEL, action_server_command, endpoints_for
 from tests.running_assistant import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-URGENT = "seek immediate medical evaluation"
+URGENT = "get seen by a doctor straight away"
 ENV = {**os.environ, "RASA_TELEMETRY_ENABLED": "false"}
 
 

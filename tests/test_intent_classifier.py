@@ -66,10 +66,11 @@ def test_the_ranking_is_ordered_and_its_confidences_are_probabilities(trained):
 
 @pytest.mark.parametrize("text", ["xqzv plonk wibbleton", "glorb fnarg", "asdfgh", "hmm", "lkjh qwpo zmxn"])
 def test_gibberish_never_gets_a_confident_topic_answer(trained, text):
-    # Either too unsure (the two-stage fallback asks what was meant) or out of scope (the
-    # assistant says what it covers): never an answer about BME.
+    # Either too unsure (the fallback offers what it might have meant), out of scope (the
+    # assistant says what it covers) or small talk ("hmm" as an ok): never an answer about BME.
     intent = classify(trained[0], text).get(INTENT)
-    assert intent["confidence"] < 0.5 or intent["name"] == "out_of_scope", intent
+    small_talk = {"out_of_scope", "affirm", "deny", "greet", "thank", "goodbye", "help", "bot_challenge"}
+    assert intent["confidence"] < 0.5 or intent["name"] in small_talk, intent
 
 
 def test_a_saved_classifier_answers_the_same(trained):

@@ -60,8 +60,10 @@ def test_figures_and_names_carry_over_from_the_article():
         if recovery.duration:
             assert recovery.duration in article
     for figure in ("50–80%", "4–6 weeks", "15–20 minutes", "over 80%", "10%", "6 weeks to 6 months", "6–8 weeks"):
-        assert figure in article and any(figure in b for a in kb.answers.values() for b in a.text) or any(
-            figure in r.text for r in kb.recovery_by_cause.values()
+        assert (
+            figure in article
+            and any(figure in b for a in kb.answers.values() for b in a.text)
+            or any(figure in r.text for r in kb.recovery_by_cause.values())
         ), figure
 
 

@@ -61,7 +61,7 @@ def test_a_full_session_rolls_over_with_every_event_kept_and_the_slots_carried(s
     topic = [
         lambda: ActionExecuted("action_shoes"),
         lambda: SlotSet("topic", "shoes"),
-        lambda: SlotSet("location", "knee"),
+        lambda: SlotSet("choice", {"answer": "shoes.knee"}),
         lambda: BotUttered("Hoka"),
     ]
     script = [turn("what is bme", lambda: BotUttered("marrow")), turn("shoes for knee", *topic), turn("thanks")]
@@ -77,7 +77,7 @@ def test_a_full_session_rolls_over_with_every_event_kept_and_the_slots_carried(s
         "and the hip?",
     ]
     assert [e.text for e in current.events if isinstance(e, UserUttered)] == ["and the hip?"]
-    assert current.get_slot("topic") == "shoes" and current.get_slot("location") == "knee"
+    assert current.get_slot("topic") == "shoes" and current.get_slot("choice") == {"answer": "shoes.knee"}
     assert not [e for e in current.events if isinstance(e, BotUttered) and e.text != "Asics"], "no repeated welcome"
 
 

@@ -31,6 +31,11 @@ _WORD = re.compile(r"\w")
 _LEADING_JOINT = re.compile(r"^(?:(?:and|also|plus|but|so|&)\b[\s,]*)+", re.IGNORECASE)
 
 
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of a text's sentences (ended by ?, ! or a full stop and a space)."""
+    return [(start, end) for start, end in _sentences(text) if _WORD.search(text[start:end])]
+
+
 def _sentences(text: str) -> list[tuple[int, int]]:
     spans, start = [], 0
     for match in _SENTENCE_END.finditer(text):
