@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from bot.knowledge import MAX_BUBBLE_CHARS, knowledge
-from bot.reply_catalogue import CONVERSATION, all_replies
 from bot.replies import reply
+from bot.reply_catalogue import CONVERSATION, all_replies
 from bot.topics import Pick
 
 ARTICLE = (Path(__file__).resolve().parents[1] / "content" / "article" / "bone-marrow-edema.txt").read_text(

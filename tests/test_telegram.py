@@ -23,10 +23,10 @@ import pytest
 import yaml
 from aiohttp import web
 
+from bot.channels.telegram import CALLBACK_DATA_MAX_BYTES, callback_data
 from bot.knowledge import knowledge
 from bot.replies import reply
 from bot.topics import payload_for
-from bot.channels.telegram import CALLBACK_DATA_MAX_BYTES, callback_data
 from tests.running_assistant import ROOT, free_port, start_assistant
 
 TOKEN = "123456:TEST"
