@@ -13,18 +13,18 @@ from abc import ABCMeta, abstractmethod
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import ActionExecuted, ActiveLoop, EventType, SessionStarted, SlotSet
+from rasa_sdk.events import ActionExecuted, ActionExecutionRejected, ActiveLoop, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot import replies, symptom_check
 from bot.replies import Reply, reply, title_of
 from bot.topics import Pick, payload_for, topic_of
-from bot.understanding import decide_all, parts_of, read_choice
+from bot.understanding import asks_something_else, decide_all, parts_of, read_choice
 
 CHOICE_FORM = "choice_form"
-# What runs between a message and the form reading it.
-_BEFORE_READING = {"action_listen", "action_extract_slots", CHOICE_FORM}
+# What runs between a message and a form reading it.
+_BEFORE_READING = {"action_listen", "action_extract_slots", CHOICE_FORM, "symptom_check_form"}
 # Domain responses a decision may name, by answer id.
 RESPONSES = {
     "out_of_scope": "utter_out_of_scope",
@@ -94,20 +94,23 @@ class ActionAnswer(Action):
             for pick in decision.picks:
                 said.append(reply(pick))
                 say(dispatcher, said[-1])
-        return self._next_state(said, topic)
+        return self._next_state(said, topic, tracker.active_loop.get("name"))
 
     @staticmethod
-    def _next_state(said: list[Reply], topic: str | None) -> list[EventType]:
-        """The topic follow-ups continue, and the choice form when the last answer asked."""
+    def _next_state(said: list[Reply], topic: str | None, active_loop: str | None) -> list[EventType]:
+        """The topic follow-ups continue, and the choice form when the last answer asked. A
+        question asked during the symptom check is answered and the check goes on."""
         for answer in reversed(said):
             answered = topic_of(answer.answer)
             if answered is not None:
                 topic = answered.name
                 break
         events: list[EventType] = [SlotSet("topic", topic), SlotSet("choice", None)]
+        if active_loop not in (None, CHOICE_FORM):
+            return events
         if said and said[-1].asks:
             events += [SlotSet("topic", said[-1].asks), ActiveLoop(CHOICE_FORM), SlotSet("requested_slot", "choice")]
-        else:
+        elif active_loop == CHOICE_FORM:
             events += [ActiveLoop(None), SlotSet("requested_slot", None)]
         return events
 
@@ -145,6 +148,10 @@ class ValidateChoiceForm(FormValidationAction):
 # --- the symptom check ----------------------------------------------------------------------
 
 
+def _intent(message: dict[str, Any]) -> str | None:
+    return (message.get("intent") or {}).get("name")
+
+
 class ValidateSymptomCheckForm(FormValidationAction):
     """Reads each yes/no answer (buttons or free text) and ends the check at the first yes."""
 
@@ -157,13 +164,33 @@ class ValidateSymptomCheckForm(FormValidationAction):
         answers = {slot: tracker.get_slot(slot) for slot in domain_slots}
         return [] if symptom_check.any_yes(answers) else domain_slots
 
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        # A question about something else is answered as the question it is (the rules pick its
+        # answer), and the check asks its question again after it.
+        asked = tracker.get_slot("requested_slot")
+        reading_a_message = not _answered_since_the_message(tracker)
+        if (
+            reading_a_message
+            and tracker.active_loop.get("name") == self.form_name()
+            and asked in symptom_check.QUESTIONS
+        ):
+            message = tracker.latest_message
+            reading = symptom_check.interpret_answer(
+                message.get("text") or "", _intent(message), message.get(symptom_check.RED_FLAGS_KEY)
+            )
+            if reading is None and any(asks_something_else(part) for part in parts_of(message)):
+                return [SlotSet(asked, None), ActionExecutionRejected(self.form_name())]
+        return await super().run(dispatcher, tracker, domain)
+
     def _answer(self, slot: str, dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
         # Forms ask before they complain: the message that started the check, and a question
         # not yet asked, are never read as an answer.
         if tracker.active_loop.get("name") != self.form_name() or tracker.get_slot("requested_slot") != slot:
             return {}
         message = tracker.latest_message
-        intent = (message.get("intent") or {}).get("name")
+        intent = _intent(message)
+        if intent == "symptom_check":  # asked again halfway: start again from the first question
+            return dict.fromkeys(symptom_check.QUESTIONS)
         answer = symptom_check.interpret_answer(
             message.get("text") or "", intent, message.get(symptom_check.RED_FLAGS_KEY)
         )

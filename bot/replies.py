@@ -75,8 +75,8 @@ def reply(pick: Pick | str, kb: Knowledge | None = None) -> Reply:
         return _recovery(key, kb)
     if kind == "shoes" and key and key != "other":
         return _shoes(key, pick.value or key, kb)
-    if pick.answer == "shoes" and pick.value and kb.shoe_row_for(pick.value) is None and pick.value == "femur":
-        return _femur(kb)
+    if pick.answer == "shoes" and pick.value in LONG_BONES:
+        return _long_bone(pick.value)
     entry = kb.answers[pick.answer]
     if pick.answer == "shoes.other" and pick.value:
         place = display_name("location", pick.value)
@@ -111,19 +111,28 @@ def _shoes(row_id: str, location: str, kb: Knowledge) -> Reply:
         where = f"For BME in the {display_name('location', location)}, the article's row for the {row.label} suggests"
     else:
         where = (
-            f"The article's shoe table doesn't name the {display_name('location', location)}; "
-            f"its nearest row, the {row.label}, suggests"
+            f"The article's shoe table doesn't name the {display_name('location', location)}. "
+            f"For the {row.label}, it suggests"
         )
     features = row.features
     listing = ", ".join(features[:-1]) + f" and {features[-1]}" if len(features) > 1 else features[0]
     examples = " and ".join(row.examples)
     bubbles = [f"{where} {row.shoe_type}. Look for {listing}. Examples it names: {examples}."]
-    if location == "tibia":
-        bubbles[0] += " If it's the lower end of the shin, near the ankle, ask me about the ankle."
     return Reply(answer, "shoes", tuple(bubbles), tuple(_siblings(answer, kb)))
 
 
-def _femur(kb: Knowledge) -> Reply:
-    """The thigh bone reaches from the hip to the knee: ask which end."""
-    text = "The thigh bone (femur) reaches from the hip to the knee. Which end is your BME at?"
-    return Reply("shoes", "shoes", (text,), ("shoes.hip", "shoes.knee"), "shoes")
+# Long bones whose two ends are in different rows of the shoe table, and whose middle is in none.
+LONG_BONES = {
+    "femur": ("The thigh bone (femur) reaches from the hip to the knee.", ("shoes.hip", "shoes.knee")),
+    "tibia": ("The shin bone (tibia) runs from the knee to the ankle.", ("shoes.knee", "shoes.ankle")),
+}
+
+
+def _long_bone(bone: str) -> Reply:
+    """Asks which end of a long bone: the shoe table has a row for each end, none for the middle."""
+    reach, ends = LONG_BONES[bone]
+    text = (
+        f"{reach} Which end is your BME at? If it's in the middle of the bone, the article's shoe "
+        "table doesn't cover it: your doctor or physio can advise."
+    )
+    return Reply("shoes", "shoes", (text,), ends, "shoes")

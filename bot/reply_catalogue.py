@@ -19,7 +19,7 @@ import yaml
 
 from bot import replies
 from bot.knowledge import Knowledge, knowledge
-from bot.replies import reply, title_of
+from bot.replies import LONG_BONES, reply, title_of
 from bot.topics import Pick
 from bot.vocabulary import vocabulary
 
@@ -67,11 +67,11 @@ def _knowledge_entries(kb: Knowledge) -> list[CatalogueEntry]:
         entries.append(_entry(Pick(answer_id), "asked directly", kb))
     for location in vocabulary()["location"]:
         row = kb.shoe_row_for(location)
+        if location in LONG_BONES:
+            entries.append(_entry(Pick("shoes", location), f"shoes, asked about the {location} alone", kb))
         if row is not None:
             entries.append(_entry(Pick(f"shoes.{row}", location), f"shoes, asked about the {location}", kb))
-        elif location == "femur":
-            entries.append(_entry(Pick("shoes", location), "shoes, asked about the thigh bone", kb))
-        else:
+        elif location not in LONG_BONES:
             entries.append(_entry(Pick("shoes.other", location), f"shoes, asked about the {location}", kb))
     return entries
 

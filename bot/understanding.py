@@ -25,7 +25,7 @@ from typing import Any
 
 from bot.knowledge import Knowledge, knowledge
 from bot.nlu.message_parts import sentence_spans
-from bot.replies import title_of
+from bot.replies import LONG_BONES, title_of
 from bot.topics import BY_INTENT, BY_NAME, DEFAULT_TOPIC, FIXED, Pick, Topic, item_for
 
 CLARIFY = "clarify"
@@ -161,8 +161,9 @@ def _answer_for_intent(intent: str, entities: Sequence[Entity], kb: Knowledge) -
     topic = BY_INTENT.get(intent)
     if topic is None:
         return []
-    if topic.name == "shoes" and any(e.value == "femur" for e in entities if e.entity == "location"):
-        return [Pick("shoes", "femur")]
+    long_bone = next((e.value for e in entities if e.entity == "location" and e.value in LONG_BONES), None)
+    if topic.name == "shoes" and long_bone and len(entities) == 1:
+        return [Pick("shoes", long_bone)]
     return _picks_for(topic, entities, kb) or [Pick(topic.overview)]
 
 
@@ -307,13 +308,18 @@ def _by_title(text: str, items: Sequence[str], kb: Knowledge) -> str | None:
     return best if best_ratio >= 0.8 else None
 
 
-def answers_the_question(part: Part, topic: Topic) -> bool:
-    """False for a part that asks something else entirely ("how long does it take to heal?"
-    after "Where is your BME?"); a short or answer-like part is taken as the answer."""
-    if part.intent in _ANSWER_LIKE or part.intent == topic.intent:
-        return True
+def asks_something_else(part: Part, expected_intent: str | None = None) -> bool:
+    """True for a question classified surely as something other than an answer ("how long does
+    it take to heal?" after "Where is your BME?"); a short or answer-like part is an answer."""
+    if part.intent in _ANSWER_LIKE or part.intent in ("red_flag", "symptom_check", expected_intent):
+        return False
     asks = part.text.rstrip().endswith("?") or bool(_QUESTION_START.match(part.text))
-    return not (asks and part.confidence >= _ASKS_SOMETHING_ELSE)
+    return asks and part.confidence >= _ASKS_SOMETHING_ELSE
+
+
+def answers_the_question(part: Part, topic: Topic) -> bool:
+    """False for a part that asks something else entirely; see `asks_something_else`."""
+    return not asks_something_else(part, topic.intent)
 
 
 @dataclass(frozen=True)
@@ -326,8 +332,9 @@ class Choice:
 
 
 def _chosen(part: Part, topic: Topic, items: Sequence[str], kb: Knowledge) -> Pick | None:
-    if topic.name == "shoes" and any(e.value == "femur" for e in part.entities if e.entity == "location"):
-        return Pick("shoes", "femur")
+    long_bone = next((e.value for e in part.entities if e.entity == "location" and e.value in LONG_BONES), None)
+    if topic.name == "shoes" and long_bone and len(part.entities) == 1:
+        return Pick("shoes", long_bone)
     picks = _picks_for(topic, part.entities, kb)
     if picks:
         return picks[0]

@@ -146,3 +146,36 @@ def test_a_very_long_conversation_keeps_its_context_across_the_session_cap(assis
     hip = assistant.texts("chatty", "and the hip?")
     assert "Asics Gel-Nimbus 26" in hip
     assert "bone marrow edema (BME) assistant" not in hip
+
+
+FIRST_QUESTION = "can't bear weight"
+COMPLAINT = "I need a yes or a no"
+
+
+@pytest.mark.parametrize(
+    "way_in",
+    [
+        ["can you check my symptoms?"],  # typed
+        ["/symptom_check"],  # the button under the warning signs
+        ["what are the warning signs?", "/symptom_check"],  # that button, where it is offered
+        ["which shoes help bme?", "please check my symptoms"],  # while the assistant waits for an answer
+        ["check my symptoms", "no", "check my symptoms"],  # again, halfway through a check
+    ],
+    ids=["typed", "button", "after the warning signs", "instead of an answer", "restarted"],
+)
+def test_every_way_into_the_symptom_check_asks_before_it_complains(assistant, way_in):
+    sender = f"way-in-{abs(hash(tuple(way_in)))}"
+    for message in way_in[:-1]:
+        assistant.texts(sender, message)
+    opening = assistant.texts(sender, way_in[-1])
+    assert FIRST_QUESTION in opening and COMPLAINT not in opening, opening
+    assert "rf" not in opening
+    follow = assistant.texts(sender, "no")
+    assert "fever" in follow and COMPLAINT not in follow, follow
+
+
+def test_a_question_during_the_symptom_check_is_answered_and_the_check_goes_on(assistant):
+    assistant.texts("digress", "check my symptoms")
+    reply = assistant.texts("digress", "what shoes should I buy for my knee?")
+    assert "Hoka Bondi 9" in reply and FIRST_QUESTION in reply and COMPLAINT not in reply
+    assert "fever" in assistant.texts("digress", "no")
