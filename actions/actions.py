@@ -17,14 +17,16 @@ from rasa_sdk.events import ActionExecuted, ActionExecutionRejected, ActiveLoop,
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot import replies, symptom_check
-from bot.replies import Reply, reply, title_of
-from bot.topics import Pick, payload_for, topic_of
-from bot.understanding import asks_something_else, decide_all, parts_of, read_choice
+from bot.domain import replies, symptom_check
+from bot.domain.replies import Reply, reply, title_of
+from bot.domain.topics import Pick, payload_for, topic_of
+from bot.domain.understanding import asks_something_else, decide_all, parts_of, read_choice
+from bot.names import CHOICE_FORM, CHOICE_SLOT, SYMPTOM_CHECK_FORM, TOPIC_SLOT
 
-CHOICE_FORM = "choice_form"
+REQUESTED_SLOT = "requested_slot"  # Rasa's own slot for the slot a form asks for
+
 # What runs between a message and a form reading it.
-_BEFORE_READING = {"action_listen", "action_extract_slots", CHOICE_FORM, "symptom_check_form"}
+_BEFORE_READING = {"action_listen", "action_extract_slots", CHOICE_FORM, SYMPTOM_CHECK_FORM}
 # Domain responses a decision may name, by answer id.
 RESPONSES = {
     "out_of_scope": "utter_out_of_scope",
@@ -79,9 +81,9 @@ class ActionAnswer(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         parts = parts_of(tracker.latest_message)
-        topic = tracker.get_slot("topic")
+        topic = tracker.get_slot(TOPIC_SLOT)
         said: list[Reply] = []
-        choice = tracker.get_slot("choice")
+        choice = tracker.get_slot(CHOICE_SLOT)
         if choice:  # a typed answer to the assistant's question, read by the choice form
             said.append(reply(Pick(choice["answer"], choice.get("value"))))
             say(dispatcher, said[-1])
@@ -105,13 +107,17 @@ class ActionAnswer(Action):
             if answered is not None:
                 topic = answered.name
                 break
-        events: list[EventType] = [SlotSet("topic", topic), SlotSet("choice", None)]
+        events: list[EventType] = [SlotSet(TOPIC_SLOT, topic), SlotSet(CHOICE_SLOT, None)]
         if active_loop not in (None, CHOICE_FORM):
             return events
         if said and said[-1].asks:
-            events += [SlotSet("topic", said[-1].asks), ActiveLoop(CHOICE_FORM), SlotSet("requested_slot", "choice")]
+            events += [
+                SlotSet(TOPIC_SLOT, said[-1].asks),
+                ActiveLoop(CHOICE_FORM),
+                SlotSet("requested_slot", CHOICE_SLOT),
+            ]
         elif active_loop == CHOICE_FORM:
-            events += [ActiveLoop(None), SlotSet("requested_slot", None)]
+            events += [ActiveLoop(None), SlotSet(REQUESTED_SLOT, None)]
         return events
 
 
@@ -137,12 +143,12 @@ class ValidateChoiceForm(FormValidationAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         # Only the reply to the question: never the message that made the assistant ask it.
-        if _answered_since_the_message(tracker) or not tracker.get_slot("topic"):
+        if _answered_since_the_message(tracker) or not tracker.get_slot(TOPIC_SLOT):
             return {}
         found = read_choice(parts_of(tracker.latest_message), tracker.get_slot("topic"))
         if found is None:
             return {}
-        return {"choice": {"answer": found.pick.answer, "value": found.pick.value, "part": found.part}}
+        return {CHOICE_SLOT: {"answer": found.pick.answer, "value": found.pick.value, "part": found.part}}
 
 
 # --- the symptom check ----------------------------------------------------------------------

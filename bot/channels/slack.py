@@ -31,6 +31,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.patches.slack_content_type import bare_media_type
+
 SLACK_API_URL = "https://slack.com/api/"
 MAX_BUTTONS = 25  # elements in one Block Kit `actions` block
 MAX_BUTTON_TITLE = 75  # characters Slack accepts in a button's text
@@ -152,9 +154,7 @@ class SlackInput(RasaSlackInput):
                 return None
             if not self.is_request_from_slack_authentic(request):
                 return response.text("Bad or stale X-Slack-Signature.", status=401)
-            # Rasa's handler compares the whole header with `==`: hand it the bare media type.
-            media_type = request.content_type.split(";")[0].strip().lower()
-            request.headers["content-type"] = media_type
+            media_type = bare_media_type(request)  # Rasa's handler compares the header with `==`
             if media_type != "application/json":
                 return None  # interactive payloads (form-encoded): Rasa's handler is fine
             body = request.json or {}

@@ -4,12 +4,13 @@ Three changes to Rasa's `SocketIOInput`:
 
 - Conversations survive a page reload: with `session_persistence`, Rasa 3.6 calls
   `sio.enter_room()` without `await`, which python-socketio >= 5.10 made a coroutine, so the
-  browser never joins its session's room and never hears a reply (rasa#13027). We await it.
+  browser never joins its session's room and never hears a reply (rasa#13027). We await it
+  (bot/patches/socketio_rooms.py).
 - Only allowed origins may open a socket: Rasa builds its server with
   `cors_allowed_origins=[]`, which turns the Origin check off, so any web site could talk to
   the assistant from its visitors' browsers. We allow the page's own origin, localhost, and
   the origins listed in WEBCHAT_ALLOWED_ORIGINS (sites that embed the widget).
-- The assistant serves its own chat page and widget (bot/web/), so the page and the socket
+- The assistant serves its own chat page and widget (bot/channels/web/), so the page and the socket
   share an origin: `/webhooks/socketio/chat` is the page, `/webhooks/socketio/static/` the
   widget, its styles and the pinned socket.io client from npm (never a CDN), and axe-core (the
   accessibility audit the browser test runs on the page).
@@ -22,9 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 from rasa.core.channels.channel import UserMessage
@@ -42,15 +41,16 @@ from bot.channels.guard import (
     clean_sender,
     handle_with_reply,
 )
+from bot.patches.socketio_rooms import register_session_request
+from bot.settings import NODE_MODULES, WEB
 
 logger = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parents[2]
-WEB_DIR = ROOT / "bot" / "web"
-SOCKET_IO_CLIENT = ROOT / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
+WEB_DIR = WEB
+SOCKET_IO_CLIENT = NODE_MODULES / "socket.io-client" / "dist" / "socket.io.min.js"
 # axe-core, the accessibility engine the browser test runs on the page (anyone can load it from
 # here into the page to audit it the same way). Pinned in package-lock.json, like the client.
-AXE_CORE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+AXE_CORE = NODE_MODULES / "axe-core" / "axe.min.js"
 
 
 class WebChatInput(SocketIOInput):
@@ -103,14 +103,7 @@ class WebChatInput(SocketIOInput):
         blueprint.static("/static/axe.min.js", str(AXE_CORE), name="axe_core")
         blueprint.static("/static", str(WEB_DIR), name="webchat_static")
 
-        @sio.on("session_request")
-        async def session_request(sid: str, data: dict | None) -> None:
-            session_id = (data or {}).get("session_id") if isinstance(data, dict) else None
-            if not isinstance(session_id, str) or not session_id.strip() or len(session_id) > 100:
-                session_id = uuid.uuid4().hex
-            if self.session_persistence:
-                await sio.enter_room(sid, session_id)  # the fix: Rasa forgets this await
-            await sio.emit("session_confirm", session_id, room=sid)
+        register_session_request(sio, self.session_persistence)  # Rasa's, with its missing await
 
         @sio.on(self.user_message_evt)
         async def handle_message(sid: str, data: Any) -> None:

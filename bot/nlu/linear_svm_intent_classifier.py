@@ -36,7 +36,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.svm import LinearSVC
 
-from bot.nlu.message_parts import candidate_parts
+from bot.domain.message_parts import candidate_parts
+from bot.names import PARTS_KEY
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +50,6 @@ _SAVED_TYPES = [
 ]
 _FILE_NAME = "classifier.skops"
 
-# The parse data's key for the questions of a message that asks several.
-PARTS = "parts"
 # A greeting or thanks beside a question does not lead: "hi! what causes BME?" is ask_cause.
 _SMALL_TALK = {"greet", "thank", "goodbye", "affirm", "deny"}
 
@@ -176,4 +175,4 @@ class LinearSvmIntentClassifier(GraphComponent, IntentClassifier):
         lead = next((p for p in parts if p[INTENT][INTENT_NAME_KEY] not in _SMALL_TALK), parts[0])
         message.set(INTENT, lead[INTENT], add_to_output=True)
         message.set(INTENT_RANKING_KEY, lead[INTENT_RANKING_KEY], add_to_output=True)
-        message.set(PARTS, parts, add_to_output=True)
+        message.set(PARTS_KEY, parts, add_to_output=True)

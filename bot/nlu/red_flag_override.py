@@ -28,8 +28,8 @@ from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME
 from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
+from bot.domain.symptom_check import RED_FLAGS_KEY
 from bot.red_flags import RedFlagDetector, detector
-from bot.symptom_check import RED_FLAGS_KEY
 
 RED_FLAG_INTENT = "red_flag"
 

@@ -2,7 +2,7 @@
 
 No pretrained spaCy model can be downloaded on our machines, and none is needed: the
 pipeline is `spacy.blank("en")` plus a lookup lemmatizer (tables from spacy-lookups-data)
-and an entity ruler whose patterns come from data/vocabulary.yml, matched on lemmas so that
+and an entity ruler whose patterns come from content/vocabulary.yml, matched on lemmas so that
 plurals and verb forms match without listing them. Rasa lowercases text before spaCy sees it
 (SpacyNLP `case_sensitive: false`), and the lookup tables are lowercase, so the patterns are
 built from lowercased phrases too.
@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import cast
 
 import spacy
 from spacy.language import Language
+from spacy.pipeline import EntityRuler
 
-from bot.vocabulary import Vocabulary, load_vocabulary
+from bot.domain.vocabulary import Vocabulary, load_vocabulary
 
 PIPELINE_NAME = "bme_en"
 
@@ -39,7 +41,7 @@ def build_pipeline(vocab: Vocabulary) -> Language:
         for value, phrases in values.items()
         for phrase in phrases
     ]
-    ruler = nlp.add_pipe("entity_ruler", config={"validate": True})
+    ruler = cast(EntityRuler, nlp.add_pipe("entity_ruler", config={"validate": True}))
     ruler.add_patterns(patterns)
     nlp.meta["name"] = PIPELINE_NAME
     nlp.meta["description"] = "Bone marrow edema assistant: lemmas and entity patterns"

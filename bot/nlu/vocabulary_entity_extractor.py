@@ -2,7 +2,7 @@
 
 Rasa's own SpacyEntityExtractor reports the matched text ("feet", "heel bone") and parses the
 message a second time. This component reads the doc SpacyNLP already made and reports the
-pattern's id, the canonical value from data/vocabulary.yml ("foot", "calcaneus"), so slots and
+pattern's id, the canonical value from content/vocabulary.yml ("foot", "calcaneus"), so slots and
 actions only ever see the values the knowledge file uses.
 """
 

@@ -1,1 +1,0 @@
-"""Our additions to Rasa's dialogue management."""

@@ -1,0 +1,72 @@
+"""The symptom check: the article's warning signs, asked one at a time.
+
+Answers may be buttons (yes/no) or free text. Anything uncertain counts as a yes, because a
+false alarm is cheaper than a missed emergency: "not sure", "maybe a bit", or a description
+that the red-flag detector recognises ("it's a little puffy").
+
+The detector runs in Rasa's NLU (bot/nlu/red_flag_override.py), which puts its assessment in
+the parse result under `RED_FLAGS_KEY`; this module only reads it. So the action server, which
+imports this module, needs no spaCy: that keeps it at about 40 MB instead of about 480 MB.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from bot import names
+
+# The parse result's key for the red-flag assessment (`Assessment.as_parse_data` in
+# bot/red_flags.py): {"categories": reported signs, "negated": denied, "mentioned": any}.
+RED_FLAGS_KEY = names.RED_FLAGS_KEY
+
+# The form's slots, in the order they are asked, and the warning sign each one is about.
+QUESTIONS = {
+    "rf_weight": "weight",
+    "rf_fever": "fever",
+    "rf_swelling": "swelling",
+    "rf_redness": "redness",
+}
+
+# The knowledge file's answer for each question.
+QUESTION_ANSWERS = {slot: f"symptom_check.{sign}" for slot, sign in QUESTIONS.items()}
+
+# Not sure counts as yes: a false alarm is cheaper than a missed emergency.
+YES_NO_BUTTONS = [
+    {"title": "Yes", "payload": "/affirm"},
+    {"title": "No", "payload": "/deny"},
+    {"title": "Not sure", "payload": "/affirm"},
+]
+
+_UNCERTAIN = re.compile(
+    r"\b(not sure|unsure|don'?t know|dunno|no idea|can'?t tell|maybe|possibly|perhaps|might|"
+    r"probably|i think so|kind of|kinda|sort of|a bit|a little|slightly|sometimes)\b"
+)
+
+_NO = re.compile(r"^\W*(no+|nope|nah|naw|not really|not at all|none|never|negative|nothing like that)\b")
+_YES = re.compile(r"^\W*(yes|yeah|yep|yup|yh|ya|aye|definitely|i do\b(?!\s+not)|it is\b(?!\s+not))\b")
+_FINE = re.compile(r"\b(fine|all good|normal|ok|okay|nothing)\b")
+
+
+def interpret_answer(text: str, intent: str | None, red_flags: dict[str, Any] | None) -> bool | None:
+    """True for yes (or unsure), False for a clear no, None when the answer says neither.
+    `red_flags` is the answer's assessment from the parse result (None for a button, which
+    skips the NLU)."""
+    reported = (red_flags or {}).get("categories") or []
+    mentioned = (red_flags or {}).get("mentioned") or []
+    if intent in ("affirm", names.RED_FLAG_INTENT) or reported:
+        return True
+    if _UNCERTAIN.search(text.lower()):
+        return True
+    lowered = text.lower()
+    if _YES.search(lowered):
+        return True
+    if intent == "deny" or mentioned or _NO.search(lowered):  # mentioned, not reported: denied or asked
+        return False
+    if _FINE.search(lowered):  # "all fine", "temperature's normal"
+        return False
+    return None
+
+
+def any_yes(answers: dict) -> bool:
+    return any(answers.get(slot) is True for slot in QUESTIONS)

@@ -1,0 +1,379 @@
+"""What a message asks for, as answer ids: the assistant's decisions, in plain Python.
+
+Rasa's NLU gives each message (and each question of a message that asks several) an intent,
+a ranking and entities. This module turns that into the answers to give:
+
+- an intent with one fixed answer gets it (`faq_walking` -> `faq.walking`);
+- a topic intent gets the item its entities name ("recovery time for AVN?" ->
+  `recovery.avascular_necrosis`), or the topic's overview, which asks back;
+- a bare value ("and the hip?") continues the previous topic, or the value's own topic;
+- when the classifier was unsure, the answers of its likeliest intents are ranked: a clear
+  winner is answered, otherwise the best three are offered (`clarify`);
+- a typed answer to the assistant's own question is read by `read_choice`: an entity, an
+  ordinal ("the second one"), or words of an item's title.
+
+No Rasa import: actions/ and the NLU components call it, tests call it directly.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
+from typing import Any
+
+from bot.domain.knowledge import Knowledge, knowledge
+from bot.domain.message_parts import sentence_spans
+from bot.domain.replies import LONG_BONES, title_of
+from bot.domain.topics import BY_INTENT, BY_NAME, DEFAULT_TOPIC, FIXED, Pick, Topic, item_for
+from bot.names import FALLBACK_INTENT, PARTS_KEY, RED_FLAG_INTENT
+
+CLARIFY = "clarify"
+OUT_OF_SCOPE = "out_of_scope"
+# Conversation intents a several-question message may contain: answered by domain responses
+# (or not at all: a "thanks" in the middle of a question needs no reply of its own).
+CONVERSATION = {"bot_challenge": "bot_challenge", "help": "help", "out_of_scope": OUT_OF_SCOPE}
+SILENT = {"greet", "thank", "goodbye", "affirm", "deny"}
+# When the classifier is unsure but its best guesses are small talk ("ok thanks bye").
+SMALL_TALK = {
+    "greet": "greet",
+    "thank": "thank",
+    "goodbye": "goodbye",
+    "bot_challenge": "bot_challenge",
+    "help": "help",
+}
+
+# A question about a dose or an amount to take, which the article never gives.
+_DOSE = re.compile(
+    r"\b(dose|doses|dosage|dosing|mg|milligrams?|how (much|many)\b.{0,30}\b(take|tablets?|pills?|a day|daily))\b",
+    re.IGNORECASE,
+)
+
+# Things "what is X?" asks about, rather than about BME itself.
+_DEFINABLE = {"cause", "modality", "treatment", "shoe", "mri_pattern"}
+# "Beyond rest and physio, what else?": the items named are the ones the user already knows.
+_EXCLUDING = re.compile(
+    r"\b(beyond|besides|other than|apart from|aside from|except|instead of|rather than|not working|"
+    r"isn'?t working|aren'?t working|doesn'?t work|don'?t work|didn'?t work|did not work|does not work|"
+    r"not helping|doesn'?t help|didn'?t help|failed|fails|not enough)\b",
+    re.IGNORECASE,
+)
+
+# When the classifier is unsure: answer its best guess only if it is this sure and this far
+# ahead of the next distinct answer; otherwise offer the best three.
+CLEAR_CONFIDENCE = 0.3
+# The classifier's out of scope beats a named item only when it is this sure ("what dose of
+# naproxen?" is out of scope; "naproxen for bme??" is a question about naproxen).
+SURELY_OUT_OF_SCOPE = 0.6
+CLEAR_MARGIN = 0.15
+OFFERED = 3
+
+
+@dataclass(frozen=True)
+class Entity:
+    entity: str
+    value: str
+    start: int = 0
+    end: int = 0
+
+
+@dataclass(frozen=True)
+class Part:
+    """One question of a message: its text, intent, ranking and entities."""
+
+    text: str
+    intent: str | None
+    confidence: float = 1.0
+    entities: tuple[Entity, ...] = ()
+    ranking: tuple[tuple[str, float], ...] = ()
+    start: int = 0  # where the part starts in the message (entities' offsets are the message's)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to answer for one part: picks in order, or a choice of likely answers."""
+
+    picks: tuple[Pick, ...] = ()
+    clarify: tuple[str, ...] = ()  # answer ids offered with "did you mean" when unsure
+    responses: tuple[str, ...] = field(default=())  # conversation answers (domain responses)
+
+
+def parts_of(message: dict[str, Any]) -> list[Part]:
+    """The questions of a parsed message (Rasa's parse data, as the tracker keeps it)."""
+    raw_parts = message.get(PARTS_KEY) or [message]
+    entities = [
+        Entity(e["entity"], str(e["value"]), int(e.get("start", 0)), int(e.get("end", 0)))
+        for e in message.get("entities") or []
+        if e.get("entity") and e.get("value") is not None
+    ]
+    parts = []
+    for raw in raw_parts:
+        intent = raw.get("intent") or {}
+        start, end = raw.get("start", 0), raw.get("end", len(message.get("text") or ""))
+        ranking = tuple((r["name"], float(r.get("confidence") or 0)) for r in raw.get("intent_ranking") or [])
+        parts.append(
+            Part(
+                text=raw.get("text") or "",
+                intent=intent.get("name"),
+                confidence=float(intent.get("confidence") or 0),
+                entities=tuple(e for e in entities if start <= e.start and e.end <= end),
+                ranking=ranking,
+                start=start,
+            )
+        )
+    return parts
+
+
+def _picks_for(topic: Topic, entities: Iterable[Entity], kb: Knowledge) -> list[Pick]:
+    picks: list[Pick] = []
+    for entity in entities:
+        pick = item_for(topic, entity.entity, entity.value, kb)
+        if pick and pick.answer not in [p.answer for p in picks]:
+            picks.append(pick)
+    return picks
+
+
+def _by_entities(entities: Sequence[Entity], kb: Knowledge, prefer: Topic | None = None) -> list[Pick]:
+    """Items named by a message's values: of the preferred topic if it takes them, else of the
+    most telling value's own topic."""
+    if prefer is not None:
+        picks = _picks_for(prefer, entities, kb)
+        if picks:
+            return picks
+    for kind, topic_name in DEFAULT_TOPIC.items():
+        topic = BY_NAME[topic_name]
+        picks = _picks_for(topic, [e for e in entities if e.entity == kind], kb)
+        if picks:
+            return picks
+    return []
+
+
+def _answer_for_intent(intent: str, entities: Sequence[Entity], kb: Knowledge) -> list[Pick]:
+    if intent == "ask_definition":
+        # "what is AVN?", "what is core decompression?": the item, not the definition of BME.
+        things = [e for e in entities if e.entity in _DEFINABLE]
+        picks = _by_entities(things, kb)
+        if picks:
+            return picks
+    if intent in FIXED:
+        return [Pick(FIXED[intent])]
+    topic = BY_INTENT.get(intent)
+    if topic is None:
+        return []
+    long_bone = next((e.value for e in entities if e.entity == "location" and e.value in LONG_BONES), None)
+    if topic.name == "shoes" and long_bone and len(entities) == 1:
+        return [Pick("shoes", long_bone)]
+    return _picks_for(topic, entities, kb) or [Pick(topic.overview)]
+
+
+def _excluding(part: Part) -> Part:
+    """A question that names items to set them aside ("what if rest and physio aren't working?")
+    is about the rest of the list: first-line care set aside leaves the advanced options."""
+    if not _EXCLUDING.search(part.text):
+        return part
+    topic = BY_INTENT.get(part.intent or "")
+    if topic is None or not any(e.entity in topic.entities for e in part.entities):
+        return part
+    intent = "ask_advanced_treatment" if topic.name == "treatment" else part.intent
+    kept = tuple(e for e in part.entities if e.entity not in topic.entities)
+    return Part(part.text, intent, part.confidence, kept, part.ranking, part.start)
+
+
+def decide(part: Part, previous_topic: str | None, kb: Knowledge | None = None) -> Decision:
+    """The answers for one question, given the topic the previous answer was about."""
+    kb = kb or knowledge()
+    if _DOSE.search(part.text):
+        return Decision(responses=(OUT_OF_SCOPE,))  # never a dose: the article gives none
+    part = _excluding(part)
+    intent = part.intent or FALLBACK_INTENT
+    answers = _answer_for_intent(intent, part.entities, kb)
+    if answers:
+        return Decision(tuple(answers))
+    if intent == "inform":
+        picks = _by_entities(part.entities, kb, prefer=BY_NAME.get(previous_topic or ""))
+        return Decision(tuple(picks)) if picks else _unsure(part, kb)
+    if intent == OUT_OF_SCOPE and part.confidence >= SURELY_OUT_OF_SCOPE:
+        return Decision(responses=(OUT_OF_SCOPE,))  # "what dose of naproxen?", "gout in my toe?"
+    if intent in (FALLBACK_INTENT, OUT_OF_SCOPE):
+        # A named item is a question about it, however unsure the classifier was about the
+        # rest: "what is the Altra Paradigm for?", "naproxen?"
+        picks = _by_entities(part.entities, kb, prefer=BY_NAME.get(previous_topic or ""))
+        if picks:
+            return Decision(tuple(picks))
+        return Decision(responses=(OUT_OF_SCOPE,)) if intent == OUT_OF_SCOPE else _unsure(part, kb)
+    if intent in CONVERSATION:
+        return Decision(responses=(CONVERSATION[intent],))
+    return Decision()  # greet, thanks… inside a longer message: nothing to add
+
+
+def decide_all(
+    parts: Sequence[Part], previous_topic: str | None, kb: Knowledge | None = None, given: Iterable[str] = ()
+) -> list[Decision]:
+    """The answers for each question of a message, in order, none given twice (nor any of
+    `given`, already answered). A question that names nothing borrows the values of the one
+    before: "can RA cause this, and what pattern would the MRI show?" asks about the RA pattern."""
+    kb = kb or knowledge()
+    decisions: list[Decision] = []
+    named: tuple[Entity, ...] = ()
+    given = set(given)
+    for part in parts:
+        topic = BY_INTENT.get(part.intent or "")
+        names_nothing = topic is not None and not any(e.entity in topic.entities for e in part.entities)
+        if names_nothing and named:
+            part = Part(part.text, part.intent, part.confidence, named, part.ranking, part.start)
+        decision = decide(part, previous_topic, kb)
+        picks = tuple(pick for pick in decision.picks if pick.answer not in given)
+        given |= {pick.answer for pick in picks}
+        decisions.append(Decision(picks, decision.clarify, decision.responses))
+        named = part.entities or named
+    if len(decisions) > 1 and any(d.picks for d in decisions):
+        # In a message of several questions, a fragment nobody could place ("worth it?",
+        # "what's that point to?") adds nothing beside the answers the rest got.
+        decisions = [d for d in decisions if d.picks or not (d.clarify or OUT_OF_SCOPE in d.responses)]
+    return decisions
+
+
+def _unsure(part: Part, kb: Knowledge) -> Decision:
+    """Ranks the answers the likeliest intents stand for: a clear winner is answered, else
+    the best three are offered."""
+    scored: dict[str, float] = {}
+    talk = [(intent, confidence) for intent, confidence in part.ranking if intent != FALLBACK_INTENT]
+    if talk and talk[0][0] in SMALL_TALK and talk[0][1] >= CLEAR_CONFIDENCE:
+        return Decision(responses=(SMALL_TALK[talk[0][0]],))
+    for intent, confidence in part.ranking:
+        if intent in (FALLBACK_INTENT, "inform") or intent in SILENT:
+            continue
+        for pick in _answer_for_intent(intent, part.entities, kb)[:1]:
+            scored[pick.answer] = max(scored.get(pick.answer, 0.0), confidence)
+    ranked = sorted(scored.items(), key=lambda item: -item[1])
+    if not ranked:
+        return Decision(responses=(OUT_OF_SCOPE,))
+    best, best_score = ranked[0]
+    runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
+    if best_score >= CLEAR_CONFIDENCE and best_score - runner_up >= CLEAR_MARGIN:
+        return Decision((Pick(best),))
+    return Decision(clarify=tuple(answer for answer, _ in ranked[:OFFERED]))
+
+
+# --- typed answers to the assistant's own question -----------------------------------------
+
+_ORDINALS = {
+    "first": 0, "1st": 0, "one": 0, "1": 0,
+    "second": 1, "2nd": 1, "two": 1, "2": 1,
+    "third": 2, "3rd": 2, "three": 2, "3": 2,
+    "fourth": 3, "4th": 3, "four": 3, "4": 3,
+    "fifth": 4, "5th": 4, "five": 4, "5": 4,
+    "sixth": 5, "6th": 5, "six": 5, "6": 5,
+}  # fmt: skip
+_ORDINAL = re.compile(
+    r"\b(?:(?:the\s+)?(?P<word>first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|sixth|6th)\b"
+    r"|(?:number|no\.?|option|#)\s*(?P<number>[1-6]|one|two|three|four|five|six)\b"
+    r"|^\s*(?P<bare>[1-6])\s*[.)]?\s*$"
+    r"|\b(?P<last>last|final)\b)",
+    re.IGNORECASE,
+)
+_QUESTION_START = re.compile(
+    r"^\s*(how|what|which|when|where|why|who|can|could|do|does|did|is|are|will|would|should|may|might)\b",
+    re.IGNORECASE,
+)
+# Intents a typed answer is often mistaken for; anything else, asked as a question, is one.
+_ANSWER_LIKE = {"inform", FALLBACK_INTENT, OUT_OF_SCOPE, "affirm", "deny", "greet", "thank", "describe_symptoms"}
+_ASKS_SOMETHING_ELSE = 0.6  # a question classified this surely about another topic is not an answer
+
+
+def _ordinal(text: str, count: int) -> int | None:
+    match = _ORDINAL.search(text)
+    if not match:
+        return None
+    if match.group("last"):
+        return count - 1
+    word = (match.group("word") or match.group("number") or match.group("bare") or "").lower()
+    index = _ORDINALS.get(word)
+    return index if index is not None and index < count else None
+
+
+def _by_title(text: str, items: Sequence[str], kb: Knowledge) -> str | None:
+    """An item whose title the text spells, allowing typos ("inflamatory arthritis")."""
+    words = re.findall(r"[a-z0-9]+", text.lower())
+    best, best_ratio = None, 0.0
+    for item in items:
+        title_words = re.findall(r"[a-z0-9]+", re.sub(r"\(.*?\)", "", title_of(item, kb)).lower())
+        n = len(title_words)
+        for i in range(max(1, len(words) - n + 1)):
+            window = " ".join(words[i : i + n])
+            ratio = SequenceMatcher(None, window, " ".join(title_words)).ratio()
+            if ratio > best_ratio:
+                best, best_ratio = item, ratio
+    return best if best_ratio >= 0.8 else None
+
+
+def asks_something_else(part: Part, expected_intent: str | None = None) -> bool:
+    """True for a question classified surely as something other than an answer ("how long does
+    it take to heal?" after "Where is your BME?"); a short or answer-like part is an answer."""
+    if part.intent in _ANSWER_LIKE or part.intent in (RED_FLAG_INTENT, "symptom_check", expected_intent):
+        return False
+    asks = part.text.rstrip().endswith("?") or bool(_QUESTION_START.match(part.text))
+    return asks and part.confidence >= _ASKS_SOMETHING_ELSE
+
+
+def answers_the_question(part: Part, topic: Topic) -> bool:
+    """False for a part that asks something else entirely; see `asks_something_else`."""
+    return not asks_something_else(part, topic.intent)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What a typed reply chose, and which part of the message it used up (None: it was a
+    statement inside a part that also asks something, which is still to be answered)."""
+
+    pick: Pick
+    part: int | None
+
+
+def _chosen(part: Part, topic: Topic, items: Sequence[str], kb: Knowledge) -> Pick | None:
+    long_bone = next((e.value for e in part.entities if e.entity == "location" and e.value in LONG_BONES), None)
+    if topic.name == "shoes" and long_bone and len(part.entities) == 1:
+        return Pick("shoes", long_bone)
+    picks = _picks_for(topic, part.entities, kb)
+    if picks:
+        return picks[0]
+    position = _ordinal(part.text, len(items))
+    if position is not None:
+        return Pick(items[position])
+    titled = _by_title(part.text, items, kb)
+    return Pick(titled) if titled else None
+
+
+def _statements(part: Part) -> list[Part]:
+    """The sentences of a part that are not questions, as parts of their own."""
+    pieces = []
+    for start, end in sentence_spans(part.text):
+        text = part.text[start:end]
+        if text.rstrip().endswith("?") or _QUESTION_START.match(text):
+            continue
+        offset = part.start + start
+        entities = tuple(e for e in part.entities if offset <= e.start and e.end <= offset + len(text))
+        pieces.append(Part(text, "inform", part.confidence, entities, (), offset))
+    return pieces
+
+
+def read_choice(parts: Sequence[Part], topic_name: str, kb: Knowledge | None = None) -> Choice | None:
+    """The item a typed reply chooses after the assistant asked about `topic_name`; None when
+    the reply is not an answer to that question."""
+    kb = kb or knowledge()
+    topic = BY_NAME[topic_name]
+    items = kb.answers[topic.overview].items
+    for index, part in enumerate(parts):
+        if answers_the_question(part, topic):
+            pick = _chosen(part, topic, items, kb)
+            if pick:
+                return Choice(pick, index)
+    # "overuse i think, too much running. what shoes should i get?": the answer is a statement
+    # before a question of its own.
+    for part in parts:
+        for statement in _statements(part) if len(sentence_spans(part.text)) > 1 else []:
+            pick = _chosen(statement, topic, items, kb)
+            if pick:
+                return Choice(pick, None)
+    return None

@@ -1,0 +1,25 @@
+"""Names that the domain, the NLU components, the policies, the actions and the tests share.
+
+Each is also written in domain.yml or data/rules; tests/unit/test_names.py checks they agree.
+"""
+
+from __future__ import annotations
+
+# Safety: a described warning sign, and the response Rasa says itself for it.
+RED_FLAG_INTENT = "red_flag"
+URGENT_RESPONSE = "utter_urgent_care"
+# The parse result's key for the red-flag detector's assessment (bot/nlu/red_flag_override.py).
+RED_FLAGS_KEY = "red_flags"
+
+# The parse result's key for the questions of a message that asks several.
+PARTS_KEY = "parts"
+
+# Rasa's fallback intent (FallbackClassifier), and the one action that answers questions.
+FALLBACK_INTENT = "nlu_fallback"
+ANSWER_ACTION = "action_answer"
+
+# Forms: the choice form waits for a typed answer to the assistant's own question.
+CHOICE_FORM = "choice_form"
+SYMPTOM_CHECK_FORM = "symptom_check_form"
+TOPIC_SLOT = "topic"
+CHOICE_SLOT = "choice"

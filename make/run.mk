@@ -1,0 +1,14 @@
+# Running the assistant: in the foreground (make run), in the terminal (make shell), or as in
+# production with PostgreSQL, Redis and nginx in front of N instances (make cluster).
+
+.PHONY: run shell cluster
+
+run: $(MODEL) $(WIDGET_DEPS)
+	$(BIN)/python -m tools.serve
+
+shell: $(MODEL)
+	$(BIN)/python -m tools.serve --shell
+
+# Needs Debian's postgresql, redis-server and nginx. INSTANCES=3 for three `rasa run`.
+cluster: $(MODEL)
+	$(BIN)/python -m tools.cluster --instances $(or $(INSTANCES),2)

@@ -1,0 +1,90 @@
+"""The intent classifier (bot/nlu/linear_svm_intent_classifier.py), trained on our NLU data
+through Rasa's own model storage, as `rasa train` does: what it predicts for the questions and
+typos people send, that a saved model answers the same, and that a file it did not write is
+not loaded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import skops.io
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.shared.importers.rasa import RasaFileImporter
+from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+
+from bot.nlu.linear_svm_intent_classifier import LinearSvmIntentClassifier
+from bot.settings import ROOT
+
+CONTEXT = ExecutionContext(GraphSchema({}), "test")
+
+
+def train(storage_dir: Path) -> tuple[LinearSvmIntentClassifier, LocalModelStorage, Resource]:
+    storage, resource = LocalModelStorage(storage_dir), Resource("intent_classifier")
+    classifier = LinearSvmIntentClassifier.create({}, storage, resource, CONTEXT)
+    training_data = RasaFileImporter(training_data_paths=[str(ROOT / "data" / "nlu")]).get_nlu_data()
+    classifier.train(training_data)
+    return classifier, storage, resource
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    return train(tmp_path_factory.mktemp("storage"))
+
+
+def classify(classifier: LinearSvmIntentClassifier, text: str) -> Message:
+    return classifier.process([Message({TEXT: text})])[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("what exactly is bone marrow edema?", "ask_definition"),
+        ("wat is bone marow edma", "ask_definition"),  # typos
+        ("which trainers are best if the bme is in my foot", "ask_shoes"),
+        ("how many weeks until a stress fracture heals", "ask_recovery_time"),
+        ("does an xray pick it up", "myth_xray"),
+        ("and the hip?", "inform"),
+        ("thanks a lot", "thank"),
+    ],
+)
+def test_it_recognises_questions_it_was_not_trained_on(trained, text, intent):
+    assert classify(trained[0], text).get(INTENT)["name"] == intent
+
+
+def test_the_ranking_is_ordered_and_its_confidences_are_probabilities(trained):
+    message = classify(trained[0], "can I keep running with bone marrow oedema")
+    ranking = message.get(INTENT_RANKING_KEY)
+    confidences = [r["confidence"] for r in ranking]
+    assert message.get(INTENT) == ranking[0] and len(ranking) == 10
+    assert confidences == sorted(confidences, reverse=True)
+    assert 0 < sum(confidences) <= 1.0 + 1e-9
+
+
+@pytest.mark.parametrize("text", ["xqzv plonk wibbleton", "glorb fnarg", "asdfgh", "hmm", "lkjh qwpo zmxn"])
+def test_gibberish_never_gets_a_confident_topic_answer(trained, text):
+    # Either too unsure (the fallback offers what it might have meant), out of scope (the
+    # assistant says what it covers) or small talk ("hmm" as an ok): never an answer about BME.
+    intent = classify(trained[0], text).get(INTENT)
+    small_talk = {"out_of_scope", "affirm", "deny", "greet", "thank", "goodbye", "help", "bot_challenge"}
+    assert intent["confidence"] < 0.5 or intent["name"] in small_talk, intent
+
+
+def test_a_saved_classifier_answers_the_same(trained):
+    classifier, storage, resource = trained
+    loaded = LinearSvmIntentClassifier.load({}, storage, resource, CONTEXT)
+    for text in ("is it serious", "what shoes for knee bme", "my heel"):
+        assert classify(loaded, text).get(INTENT_RANKING_KEY) == classify(classifier, text).get(INTENT_RANKING_KEY)
+
+
+def test_a_model_file_with_types_it_never_saves_is_not_loaded(tmp_path):
+    storage, resource = LocalModelStorage(tmp_path), Resource("intent_classifier")
+    with storage.write_to(resource) as directory:
+        skops.io.dump(
+            {"not": "a classifier", "odd": __import__("fractions").Fraction(1, 3)}, directory / "classifier.skops"
+        )
+    loaded = LinearSvmIntentClassifier.load({}, storage, resource, CONTEXT)
+    assert classify(loaded, "what is bme").get(INTENT) is None  # no intent: Rasa's fallback answers

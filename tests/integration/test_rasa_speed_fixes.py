@@ -1,0 +1,105 @@
+"""Our patches to Rasa 3.6 (bot/patches, installed by `python -m bot`) change speed, not behaviour: the
+action response check accepts and rejects what Rasa's does, with Rasa's message, and calls to
+an endpoint keep working across event loops, idle gaps and a restarted server."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from jsonschema import ValidationError
+from rasa.core.actions.action import RemoteAction
+from rasa.utils.endpoints import EndpointConfig
+
+from bot.patches import action_response_validation, action_server_connection
+
+GOOD = {
+    "events": [{"event": "slot", "name": "topic", "value": "shoes", "timestamp": None}],
+    "responses": [{"text": "hi"}],
+}
+BAD = [
+    {"events": [{"event": "slot", "name": 3}], "responses": []},
+    {"events": [], "responses": "not a list"},
+    {"events": [{"event": "no_such_event"}]},
+]
+
+
+def rasas_verdict(result: dict) -> str:
+    action = RemoteAction.__new__(RemoteAction)  # only its (static) schema is used
+    try:
+        RemoteAction._validate_action_result(action, result)
+        return "valid"
+    except ValidationError as error:
+        return error.message
+
+
+@pytest.mark.parametrize("result", [GOOD, *BAD])
+def test_action_responses_get_rasas_verdict(result):
+    expected = rasas_verdict(result)
+    try:
+        ours = "valid" if action_response_validation.validate_action_result(None, result) else "?"
+    except ValidationError as error:
+        ours = error.message
+    assert ours == expected
+
+
+class Echo(BaseHTTPRequestHandler):
+    """A tiny action-server stand-in that, like Sanic, keeps connections alive."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        body = b'{"events": [], "responses": []}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def serve(port: int = 0) -> ThreadingHTTPServer:
+    server = ThreadingHTTPServer(("127.0.0.1", port), Echo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@pytest.fixture
+def shared_sessions(monkeypatch):
+    monkeypatch.setattr(EndpointConfig, "session", action_server_connection.shared_session)
+
+
+def test_calls_work_on_new_event_loops_after_idle_gaps_and_a_server_restart(shared_sessions):
+    server = serve()
+    port = server.server_address[1]
+    endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook")
+
+    async def call() -> dict:
+        return await endpoint.request(json={"next_action": "x"}, method="post")
+
+    assert asyncio.run(call()) == {"events": [], "responses": []}  # one loop...
+    assert asyncio.run(call()) == {"events": [], "responses": []}  # ...and the next
+
+    async def with_gaps() -> list[dict]:
+        answers = [await call()]
+        await asyncio.sleep(action_server_connection.IDLE_CONNECTION_S + 0.5)  # connection dropped
+        answers.append(await call())
+        server.shutdown()
+        server.server_close()
+        restarted = serve(port)  # the action server comes back on its port
+        try:
+            answers.append(await call())
+        finally:
+            restarted.shutdown()
+            restarted.server_close()
+        return answers
+
+    started = time.monotonic()
+    assert asyncio.run(with_gaps()) == [{"events": [], "responses": []}] * 3
+    assert time.monotonic() - started < 10

@@ -1,0 +1,54 @@
+"""The safety gate: every red-flag message in tests/red_flags/ reaches urgent care.
+
+Runs the evaluation command (`python -m bot.red_flag_evaluation`, also part of `make eval`)
+on the trained model, so both layers are measured as they run in a conversation.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from bot import red_flag_evaluation
+from bot.settings import ROOT
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    if not red_flag_evaluation.MODEL.exists():
+        pytest.fail("no trained model: run the tests with `make test`, which trains it first")
+    out = tmp_path_factory.mktemp("red_flags") / "red_flags.json"
+    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    command = [sys.executable, "-m", "bot.red_flag_evaluation", "--json", str(out)]
+    subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    return json.loads(out.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("name", ["evaluation", "holdout"])
+def test_no_red_flag_is_missed(results, name):
+    assert results[name]["missed"] == []
+
+
+@pytest.mark.parametrize("name", ["evaluation", "holdout"])
+def test_negated_and_benign_messages_are_answered_normally(results, name):
+    normal = results[name]["normal_rate"]
+    assert normal["rate"] >= red_flag_evaluation.MIN_NORMAL_RATE, results[name]["over_triaged"]
+
+
+def test_the_sets_are_large_enough_to_mean_something():
+    sets = {p.stem: p for p in red_flag_evaluation.SETS}
+    evaluation = yaml.safe_load(sets["evaluation"].read_text(encoding="utf-8"))
+    assert len(evaluation["red_flags"]) >= 200
+    assert len(evaluation["negated"]) >= 60 and len(evaluation["benign"]) >= 60
+    for category in ("weight", "fever", "swelling", "redness"):
+        assert sum(category in item["categories"] for item in evaluation["red_flags"]) >= 40
+
+
+def test_clopper_pearson_matches_known_values():
+    low, high = red_flag_evaluation.clopper_pearson(0, 10)
+    assert low == 0.0 and high == pytest.approx(0.3085, abs=1e-4)
+    low, high = red_flag_evaluation.clopper_pearson(50, 50)
+    assert low == pytest.approx(0.9289, abs=1e-4) and high == 1.0

@@ -1,0 +1,81 @@
+"""Starts the real assistant (a `rasa run` and an action server) for tests, as `make run` does."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bot.settings import ROOT
+from tools.serve import free_port
+
+
+@dataclass
+class RunningAssistant:
+    rasa_port: int
+    actions_port: int
+    process: subprocess.Popen
+    output: list[str]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.rasa_port}"
+
+
+def _drain(process: subprocess.Popen, output: list[str], keep: int = 2000) -> None:
+    for line in process.stdout:
+        output.append(line)
+        del output[:-keep]
+
+
+@contextlib.contextmanager
+def start_assistant(*, as_background_job: bool = False, **env: str) -> Iterator[RunningAssistant]:
+    """Runs `python -m tools.serve` (what `make run` runs) on free ports until the block ends.
+
+    `as_background_job` starts it with SIGINT ignored, as a shell starts `make run &` or CI."""
+    rasa_port, actions_port = free_port(), free_port()
+    # Each assistant gets its own conversation database unless the test chooses one.
+    database = Path(tempfile.mkdtemp(prefix="bme-test-")) / "conversations.db"
+    environment = {
+        **os.environ,
+        "RASA_PORT": str(rasa_port),
+        "ACTIONS_PORT": str(actions_port),
+        "TRACKER_DB": str(database),
+        **env,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tools.serve"],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if as_background_job else None,
+    )
+    output: list[str] = []
+    for line in process.stdout:  # tools.serve announces readiness once Rasa answers
+        output.append(line)
+        if "The assistant is ready" in line:
+            break
+    else:
+        process.kill()
+        pytest.fail("the assistant did not start:\n" + "".join(output[-40:]))
+    # Keep reading, or a full pipe would block Rasa's logging and freeze the assistant.
+    threading.Thread(target=_drain, args=(process, output), daemon=True).start()
+    try:
+        yield RunningAssistant(rasa_port, actions_port, process, output)
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()

@@ -1,0 +1,197 @@
+"""Two `rasa run` instances sharing PostgreSQL and Redis behind nginx (tools/cluster.py), with real
+processes: conversations that hop between instances keep every turn in order, simultaneous turns
+of one conversation are serialised by the lock store, a killed instance loses no request, and
+nginx balances round-robin. Needs Debian's redis-server, postgresql and nginx."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tools.cluster import Cluster, ClusterError, Database, cluster, find_binaries
+
+
+def _missing_packages() -> str | None:
+    try:
+        find_binaries()
+    except ClusterError as error:
+        return str(error)
+    return None
+
+
+pytestmark = pytest.mark.skipif(
+    _missing_packages() is not None, reason=f"the scale-out tests need Debian packages: {_missing_packages()}"
+)
+
+# Each turn and a phrase its answer must contain. The follow-ups ("and the hip?", "what if it's
+# a stress fracture?") only work with the topic and slots the previous turn wrote.
+SHOES_FIRST = [
+    ("best shoes for knee bme?", "Hoka Bondi 9"),
+    ("and the hip?", "Asics Gel-Nimbus 26"),
+    ("how long does overuse bme take to heal", "4–8 weeks"),
+    ("what if it's a stress fracture?", "3–6 months"),
+    ("what is bme", "marrow"),
+    ("thanks", "You're welcome"),
+]
+RECOVERY_FIRST = [SHOES_FIRST[i] for i in (2, 3, 0, 1, 5, 4)]
+
+
+@pytest.fixture(scope="module")
+def running() -> Iterator[Cluster]:
+    with cluster(instances=2) as started:
+        yield started
+
+
+def send(base_url: str, sender: str, message: str) -> tuple[int, str]:
+    """One REST turn: the status and the reply's texts joined."""
+    body = json.dumps({"sender": sender, "message": message}).encode()
+    request = urllib.request.Request(f"{base_url}/webhooks/rest/webhook", body, {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return response.status, "\n".join(m.get("text", "") for m in json.loads(response.read()))
+
+
+def stored_events(database: Database, sender: str) -> list[dict]:
+    """The sender's events as SQLTrackerStore wrote them, in insertion order."""
+    import psycopg2
+
+    connection = psycopg2.connect(
+        host=database.host, port=database.port, dbname=database.name, user=database.user, password=database.password
+    )
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT data FROM events WHERE sender_id = %s ORDER BY id", (sender,))
+            return [json.loads(data) for (data,) in cursor.fetchall()]
+    finally:
+        connection.close()
+
+
+def stored_turns(database: Database, sender: str) -> list[tuple[str, str]]:
+    """Each stored user message with the bot's texts that follow it."""
+    turns: list[tuple[str, str]] = []
+    for event in stored_events(database, sender):
+        if event["event"] == "user":
+            turns.append((event["text"], ""))
+        elif event["event"] == "bot" and turns:
+            turns[-1] = (turns[-1][0], turns[-1][1] + "\n" + (event.get("text") or ""))
+    return turns
+
+
+def _hop_between_instances(running: Cluster, sender: str, script: list[tuple[str, str]]) -> list[str]:
+    """Sends turn i straight to instance i % 2 (no nginx): every turn needs the other's writes."""
+    problems = []
+    for turn, (message, expected) in enumerate(script):
+        status, reply = send(running.instance_urls[turn % 2], sender, message)
+        if status != 200 or expected not in reply:
+            problems.append(f"{sender} turn {turn} {message!r} on instance {turn % 2}: {status} {reply[:200]!r}")
+    return problems
+
+
+def test_conversations_alternating_between_instances_keep_every_turn_in_order(running):
+    senders = {f"hop-{n}": SHOES_FIRST if n % 2 else RECOVERY_FIRST for n in range(20)}
+    with ThreadPoolExecutor(max_workers=len(senders)) as pool:
+        results = pool.map(lambda item: _hop_between_instances(running, *item), senders.items())
+        problems = [p for result in results for p in result]
+    assert not problems, "\n".join(problems)
+
+    for sender, script in senders.items():
+        turns = stored_turns(running.database, sender)
+        assert [text for text, _ in turns] == [message for message, _ in script], sender
+        for (message, expected), (_, answer) in zip(script, turns, strict=True):
+            assert expected in answer, f"{sender}: stored answer to {message!r}"
+
+
+def _simultaneous_turns(running: Cluster, sender: str) -> list[str]:
+    """After one turn, two more of the same conversation at once, one to each instance."""
+    problems = _hop_between_instances(running, sender, [("what is bme", "marrow")])
+    together = threading.Barrier(2)
+
+    def turn(instance: int, message: str, expected: str) -> None:
+        together.wait()
+        status, reply = send(running.instance_urls[instance], sender, message)
+        if status != 200 or expected not in reply:  # a LockError still answers 200, with no text
+            problems.append(f"{sender} {message!r} on instance {instance}: {status} {reply[:200]!r}")
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for instance, (message, expected) in enumerate([SHOES_FIRST[0], SHOES_FIRST[2]]):
+            pool.submit(turn, instance, message, expected)
+    return problems
+
+
+def test_simultaneous_turns_of_one_conversation_on_both_instances_are_serialised(running):
+    senders = [f"together-{n}" for n in range(12)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        problems = [p for result in pool.map(lambda s: _simultaneous_turns(running, s), senders) for p in result]
+    assert not problems, "\n".join(problems)
+
+    expected = {"what is bme": "marrow", SHOES_FIRST[0][0]: SHOES_FIRST[0][1], SHOES_FIRST[2][0]: SHOES_FIRST[2][1]}
+    for sender in senders:
+        turns = stored_turns(running.database, sender)
+        # Each message exactly once; the two simultaneous ones in either order, but each stored
+        # with its own complete answer (one turn finished before the other started).
+        assert sorted(text for text, _ in turns) == sorted(expected), sender
+        assert turns[0][0] == "what is bme", sender
+        for text, answer in turns:
+            assert expected[text] in answer, f"{sender}: stored answer to {text!r}"
+
+
+def test_nginx_balances_round_robin(running):
+    upstreams = []
+    for _ in range(6):
+        with urllib.request.urlopen(f"{running.nginx_url}/", timeout=10) as response:
+            assert response.status == 200
+            upstreams.append(response.headers["X-Upstream"])
+    instances = [url.removeprefix("http://") for url in running.instance_urls]
+    assert set(upstreams) == set(instances)
+    assert all(a != b for a, b in itertools.pairwise(upstreams)), upstreams
+    logged = re.findall(r'"GET / HTTP/1.1" 200 upstream=(\S+)', running.nginx_access_log.read_text())
+    assert logged[-6:] == upstreams
+
+
+def _converse_through_nginx(running: Cluster, sender: str, answered: list[int], problems: list[str]) -> None:
+    for message, expected in SHOES_FIRST:
+        try:
+            status, reply = send(running.nginx_url, sender, message)
+        except OSError as error:
+            problems.append(f"{sender} {message!r}: {error}")
+            continue
+        if status != 200 or expected not in reply:
+            problems.append(f"{sender} {message!r}: {status} {reply[:200]!r}")
+        answered.append(1)
+
+
+def test_a_killed_instance_loses_no_request_and_no_turn(running):
+    """Last in the module: it leaves one instance dead."""
+    senders = [f"crash-{n}" for n in range(12)]
+    total = len(senders) * len(SHOES_FIRST)
+    answered: list[int] = []
+    problems: list[str] = []
+    threads = [threading.Thread(target=_converse_through_nginx, args=(running, s, answered, problems)) for s in senders]
+    for thread in threads:
+        thread.start()
+    give_up = time.monotonic() + 120  # requests that fail are not counted: never wait for ever
+    while len(answered) < total // 3 and time.monotonic() < give_up:  # kill mid-run, turns in flight
+        time.sleep(0.05)
+    answered_before_kill = len(answered)
+    running.kill_instance(1)
+    for thread in threads:
+        thread.join(120)
+
+    assert answered_before_kill < total
+    assert not problems, "\n".join(problems)
+    assert len(answered) == total
+    killed = running.instance_urls[1].removeprefix("http://")
+    assert killed in running.nginx_error_log.read_text(), "no request reached the killed instance"
+    for sender in senders:
+        stored = [text for text, _ in stored_turns(running.database, sender)]
+        # nginx resends a turn the dead instance never answered; were it killed between saving
+        # and answering, the turn would be stored twice (at least once, never lost).
+        deduplicated = [text for i, text in enumerate(stored) if i == 0 or text != stored[i - 1]]
+        assert deduplicated == [message for message, _ in SHOES_FIRST], sender

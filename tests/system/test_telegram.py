@@ -1,0 +1,310 @@
+"""The Telegram channel end to end: the real assistant, talking to a fake Telegram Bot API.
+
+The fake API runs on 127.0.0.1 (TELEGRAM_API_URL points the channel at it), answers like
+Telegram and records every call, so the tests can post updates the way Telegram does and
+check what the assistant sent back: setWebhook at start-up, sendMessage replies, inline
+keyboards and answerCallbackQuery. The secret header, and bodies that are not updates, are
+checked too; none of it may give a 500 (Telegram would redeliver the update).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import yaml
+from aiohttp import web
+
+from bot.channels.telegram import CALLBACK_DATA_MAX_BYTES, callback_data
+from bot.domain.knowledge import knowledge
+from bot.domain.replies import reply
+from bot.domain.topics import payload_for
+from tests.system.running_assistant import ROOT, free_port, start_assistant
+
+TOKEN = "123456:TEST"
+BOT_NAME = "bme_test_bot"
+SECRET = "s3cret"
+WEBHOOK_URL = "https://example.invalid/webhooks/telegram/webhook"
+WAIT_S = 20
+
+
+class FakeTelegram:
+    """A Bot API server for one bot token, recording each call as (method, parameters)."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self._lock = threading.Lock()
+        self._message_ids = itertools.count(1)
+        self._loop = asyncio.new_event_loop()
+        self._started = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _result(self, method: str, params: dict[str, Any]) -> Any:
+        if method == "getMe":
+            return {"id": 123456, "is_bot": True, "first_name": "BME test", "username": BOT_NAME}
+        if method in ("setWebhook", "answerCallbackQuery"):
+            return True
+        if method == "sendMessage":
+            message = {
+                "message_id": next(self._message_ids),
+                "date": int(time.time()),
+                "chat": {"id": int(params["chat_id"]), "type": "private"},
+                "from": {"id": 123456, "is_bot": True, "first_name": "BME test", "username": BOT_NAME},
+                "text": params["text"],
+            }
+            if "reply_markup" in params:
+                message["reply_markup"] = json.loads(params["reply_markup"])
+            return message
+        return None
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        if request.match_info["token"] != TOKEN:
+            return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
+        params = dict(await request.post())
+        with self._lock:
+            self.calls.append((method, params))
+        result = self._result(method, params)
+        if result is None:
+            return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
+        return web.json_response({"ok": True, "result": result})
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        app = web.Application()
+        app.router.add_post("/bot{token}/{method}", self._handle)
+        runner = web.AppRunner(app)
+        self._loop.run_until_complete(runner.setup())
+        self._loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", self.port).start())
+        self._started.set()
+        self._loop.run_forever()
+        self._loop.run_until_complete(runner.cleanup())
+
+    def start(self) -> None:
+        self._thread.start()
+        self._started.wait(10)
+
+    def stop(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    def calls_of(self, method: str, **match: Any) -> list[dict[str, Any]]:
+        with self._lock:
+            calls = list(self.calls)
+        return [p for m, p in calls if m == method and all(str(p.get(k)) == str(v) for k, v in match.items())]
+
+    def wait_for(self, method: str, count: int = 1, **match: Any) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + WAIT_S
+        while time.monotonic() < deadline:
+            found = self.calls_of(method, **match)
+            if len(found) >= count:
+                return found
+            time.sleep(0.05)
+        pytest.fail(f"no {method} {match} within {WAIT_S}s; calls: {self.calls}")
+
+
+class Webhook:
+    """Posts updates to the assistant's Telegram webhook as Telegram does."""
+
+    def __init__(self, base_url: str) -> None:
+        self.url = f"{base_url}/webhooks/telegram/webhook"
+        self._update_ids = itertools.count(1000)
+
+    def post(self, body: bytes, secret: str | None = SECRET) -> int:
+        headers = {"Content-Type": "application/json"}
+        if secret is not None:
+            headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+        request = urllib.request.Request(self.url, body, headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    def update(self, secret: str | None = SECRET, **content: Any) -> int:
+        return self.post(json.dumps({"update_id": next(self._update_ids), **content}).encode(), secret)
+
+    def text(self, chat_id: int, text: str, secret: str | None = SECRET) -> int:
+        return self.update(secret, message=message(chat_id, text))
+
+
+def message(chat_id: int, text: str | None = None, message_id: int = 1) -> dict[str, Any]:
+    sent: dict[str, Any] = {
+        "message_id": message_id,
+        "date": int(time.time()),
+        "chat": {"id": chat_id, "type": "private", "first_name": "Test"},
+        "from": {"id": chat_id, "is_bot": False, "first_name": "Test"},
+    }
+    if text is not None:
+        sent["text"] = text
+    return sent
+
+
+@pytest.fixture(scope="module")
+def telegram() -> Iterator[FakeTelegram]:
+    fake = FakeTelegram()
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="module")
+def assistant(telegram: FakeTelegram) -> Iterator[Any]:
+    env = {
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_BOT_NAME": BOT_NAME,
+        "TELEGRAM_WEBHOOK_URL": WEBHOOK_URL,
+        "TELEGRAM_SECRET_TOKEN": SECRET,
+        "TELEGRAM_API_URL": telegram.url,
+    }
+    with start_assistant(**env) as running:
+        # Keep reading the log: it is checked below, and a full pipe would stall the assistant.
+        reader = threading.Thread(target=lambda: running.output.extend(running.process.stdout), daemon=True)
+        reader.start()
+        yield running
+
+
+@pytest.fixture(scope="module")
+def webhook(assistant: Any) -> Webhook:
+    return Webhook(assistant.base_url)
+
+
+def sent_texts(telegram: FakeTelegram, chat_id: int) -> str:
+    return "\n".join(p["text"] for p in telegram.calls_of("sendMessage", chat_id=chat_id))
+
+
+def test_the_webhook_is_set_at_start_up_with_the_secret(telegram, assistant):
+    (call,) = telegram.wait_for("setWebhook")
+    assert call["url"] == WEBHOOK_URL and call["secret_token"] == SECRET
+    assert set(json.loads(call["allowed_updates"])) == {"message", "callback_query"}
+    methods = [m for m, _ in telegram.calls]
+    assert methods.index("getMe") < methods.index("setWebhook")  # `verify`: the token is our bot's
+
+
+def test_a_text_message_is_answered_and_so_is_the_next(telegram, webhook, assistant):
+    assert webhook.text(1001, "what is bone marrow edema") == 200
+    first = telegram.wait_for("sendMessage", count=2, chat_id=1001)  # the welcome (with the disclaimer), the answer
+    assert any("marrow" in p["text"] and "MRI" in p["text"] for p in first)
+    assert webhook.text(1001, "how long does overuse bme take to heal") == 200
+    telegram.wait_for("sendMessage", count=len(first) + 1, chat_id=1001)
+    assert "4–8 weeks" in sent_texts(telegram, 1001)
+    assert not any("Event loop is closed" in line for line in assistant.output)
+
+
+@pytest.mark.parametrize("secret", [None, "wrong"], ids=["missing", "wrong"])
+def test_an_update_without_the_right_secret_is_refused(telegram, webhook, secret):
+    chat_id = 2001 if secret is None else 2002
+    assert webhook.text(chat_id, "what is bone marrow edema", secret=secret) == 403
+    time.sleep(0.5)
+    assert telegram.calls_of("sendMessage", chat_id=chat_id) == []
+
+
+def test_buttons_become_an_inline_keyboard_and_a_press_is_answered(telegram, webhook):
+    assert webhook.text(3001, "which shoes help with bone marrow oedema") == 200
+    telegram.wait_for("sendMessage", count=2, chat_id=3001)
+    with_keyboard = [p for p in telegram.calls_of("sendMessage", chat_id=3001) if "reply_markup" in p]
+    assert len(with_keyboard) == 1
+    buttons = [b for row in json.loads(with_keyboard[0]["reply_markup"])["inline_keyboard"] for b in row]
+    assert sorted(b["text"] for b in buttons) == ["Ankle", "Foot", "Hip", "Knee"]
+    ankle = next(b for b in buttons if b["text"] == "Ankle")
+    before = len(telegram.calls_of("sendMessage", chat_id=3001))
+
+    press = {
+        "id": "cbq-3001",
+        "from": {"id": 3001, "is_bot": False, "first_name": "Test"},
+        "message": message(3001, with_keyboard[0]["text"], message_id=7),
+        "chat_instance": "42",
+        "data": ankle["callback_data"],
+    }
+    assert webhook.update(callback_query=press) == 200
+    telegram.wait_for("answerCallbackQuery", callback_query_id="cbq-3001")
+    telegram.wait_for("sendMessage", count=before + 1, chat_id=3001)
+    assert "Merrell Moab 3" in sent_texts(telegram, 3001)
+
+
+def test_the_start_command_is_a_greeting(telegram, webhook):
+    assert webhook.text(4001, "/start") == 200  # what a Telegram client sends first
+    telegram.wait_for("sendMessage", count=2, chat_id=4001)  # the welcome (with the disclaimer), the greeting
+    assert "Hello!" in sent_texts(telegram, 4001)
+
+
+MALFORMED = {
+    "not json": b"this is not json",
+    "empty body": b"",
+    "a list": b"[1, 2]",
+    "a string": b'"update"',
+    "no content": b'{"update_id": 1}',
+    "unknown type": b'{"update_id": 2, "poll": {"id": "1"}}',
+    "edited message": json.dumps({"update_id": 3, "edited_message": message(5001, "edited")}).encode(),
+    "channel post": json.dumps({"update_id": 4, "channel_post": message(5002, "post")}).encode(),
+    "message not an object": b'{"update_id": 5, "message": "hi"}',
+    "message without chat": b'{"update_id": 6, "message": {"message_id": 1, "text": "hi"}}',
+    "chat id not a number": b'{"update_id": 7, "message": {"chat": {"id": "x"}, "text": "hi"}}',
+    "text not a string": b'{"update_id": 8, "message": {"chat": {"id": 5003, "type": "group"}, "text": 5}}',
+    "sticker": json.dumps({"update_id": 9, "message": {**message(5004), "sticker": {"file_id": "x"}}}).encode(),
+    "callback without id": b'{"update_id": 10, "callback_query": {"data": "/affirm"}}',
+    "callback without message": b'{"update_id": 11, "callback_query": {"id": "c", "data": "/affirm"}}',
+}
+
+
+@pytest.mark.parametrize("body", MALFORMED.values(), ids=MALFORMED.keys())
+def test_a_bad_update_gets_a_200_or_a_400_never_a_500(webhook, body):
+    assert webhook.post(body) in (200, 400)
+
+
+def test_ignored_updates_send_nothing_and_unreadable_messages_say_so(telegram, webhook):
+    assert webhook.post(MALFORMED["edited message"]) == 200
+    assert webhook.post(MALFORMED["sticker"]) == 200
+    assert telegram.wait_for("sendMessage", chat_id=5004)[0]["text"] == "Sorry, I can only read text messages."
+    assert telegram.calls_of("sendMessage", chat_id=5001) == []
+
+
+def test_a_failed_set_webhook_is_logged_and_the_other_channels_keep_serving():
+    unreachable = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    env = {
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_WEBHOOK_URL": WEBHOOK_URL,
+        "TELEGRAM_API_URL": unreachable,
+        "REST_TOKEN": "",
+    }
+    with start_assistant(**env) as running:
+        threading.Thread(target=lambda: running.output.extend(running.process.stdout), daemon=True).start()
+        body = json.dumps({"sender": "rest-user", "message": "what is bone marrow edema"}).encode()
+        request = urllib.request.Request(f"{running.base_url}/webhooks/rest/webhook", body)
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert any("marrow" in m.get("text", "") for m in json.loads(response.read()))
+        deadline = time.monotonic() + WAIT_S
+        while not any("setWebhook failed" in line for line in running.output) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert any("setWebhook failed" in line for line in running.output)
+        assert running.process.poll() is None
+
+
+def test_every_button_payload_fits_telegram_callback_data():
+    """Buttons send their payload back as callback_data, which Telegram limits to 64 bytes."""
+    choices = {choice for answer in knowledge().answer_ids() for choice in reply(answer).choices}
+    payloads = [payload_for(choice) for choice in choices]  # as actions.say builds them
+    intents = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))["intents"]
+    payloads += [f"/{intent}" for intent in intents]  # fallback topics, yes/no buttons
+    too_long = [p for p in payloads if len(p.encode()) > CALLBACK_DATA_MAX_BYTES]
+    assert choices and not too_long
+
+
+def test_an_over_long_payload_falls_back_to_the_title():
+    assert (
+        callback_data({"title": "Ankle", "payload": '/inform{"location": "ankle"}'}) == '/inform{"location": "ankle"}'
+    )
+    assert callback_data({"title": "Ankle", "payload": "/" + "x" * 80}) == "Ankle"

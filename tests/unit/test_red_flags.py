@@ -1,0 +1,99 @@
+"""The deterministic red-flag detector on its own: reports, negations, hedges and questions."""
+
+import pytest
+
+from bot.domain.symptom_check import interpret_answer
+from bot.red_flags import detector
+
+
+@pytest.mark.parametrize(
+    ("text", "categories"),
+    [
+        ("my son can't put weight on his leg", ["weight"]),
+        ("i cant wlak on my foot", ["weight"]),
+        ("I haven't been able to walk since this morning", ["weight"]),
+        ("sudden severe pain in my hip", ["weight"]),
+        ("my knee is swolen and feels hot", ["redness", "swelling"]),
+        ("ankle swollen and hot, fever 38.5", ["fever", "swelling"]),
+        ("running a temp and my heel hurts", ["fever"]),
+        ("my mum has chills and her shin is red", ["fever", "redness"]),
+        ("which shoes are best? also my shin is red and hot", ["redness"]),
+        ("What are the warning signs? My knee is red.", ["redness"]),
+        ("No fever, my knee is swollen", ["swelling"]),
+        ("no fever and my knee is swollen", ["swelling"]),
+        ("I can't sleep because my leg is swollen", ["swelling"]),
+        ("I can walk but my ankle is swollen", ["swelling"]),
+        # uncertain and double negation still count
+        ("not sure if I have a fever", ["fever"]),
+        ("I don't know if it's swollen", ["swelling"]),
+        ("can't not limp", ["weight"]),
+        ("it's not like I don't have a fever", ["fever"]),
+        ("I wouldn't say my ankle isn't swollen", ["swelling"]),
+        ("I'm not sure I can walk on it", ["weight"]),
+        ("I don't think I can stand on it any more", ["weight"]),
+    ],
+)
+def test_reports_are_found(text, categories):
+    assessment = detector().assess(text)
+    assert assessment.fires
+    assert assessment.categories == categories
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "no fever",
+        "I can walk fine",
+        "I can still put weight on it, it just aches",
+        "it isn't red",
+        "my ankle isnt swollen",
+        "no fever, swelling or redness",
+        "I don't have any fever or swelling, how long to heal?",
+        "Never had chills or a temperature with this",
+        "my temperature is normal",
+        "the swelling has gone down",
+        "The pain isn't anywhere near the worst ever",
+    ],
+)
+def test_clear_negations_do_not_fire(text):
+    assessment = detector().assess(text)
+    assert not assessment.fires
+    assert assessment.only_denied_or_asked
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "is swelling a symptom?",
+        "Can BME cause fever?",
+        "what are the red flags?",
+        "Which conditions can cause sudden severe bone pain?",
+        "If I ever got a fever with the bone pain, what should I do?",
+    ],
+)
+def test_general_questions_do_not_fire(text):
+    assert not detector().assess(text).fires
+
+
+def test_a_message_without_warning_signs_mentions_none():
+    assessment = detector().assess("which shoes are best for knee BME?")
+    assert assessment.findings == () and not assessment.only_denied_or_asked
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "answer"),
+    [
+        ("/affirm", "affirm", True),
+        ("/deny", "deny", False),
+        ("yes", "affirm", True),
+        ("nope", "deny", False),
+        ("not sure", "deny", True),
+        ("maybe a little", "out_of_scope", True),
+        ("it's a bit puffy", "inform", True),
+        ("no, no fever at all", "deny", False),
+        ("what is bme", "ask_definition", None),
+    ],
+)
+def test_symptom_check_answers(text, intent, answer):
+    red_flags = None if text.startswith("/") else detector().assess(text).as_parse_data()  # buttons skip NLU
+    assert interpret_answer(text, intent, red_flags) is answer

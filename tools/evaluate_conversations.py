@@ -1,0 +1,218 @@
+"""Conversation evaluation: does the assistant give the right answer at every turn?
+
+Runs each conversation of a set (tests/blind/*.yml, format in tests/blind/README.md) through
+the trained model and a real action server, turn by turn, and compares the answers the
+assistant gave with the answers the set expects. Answers are compared by id (docs/answers.md):
+every bubble carries its answer id in the bot event's metadata (`answer`, set by the actions)
+or is a domain response (`utter_action`), so wording can change without touching the sets.
+
+A turn is right when:
+- `expect: [urgent]`: the urgent-care response was among the replies;
+- `expect: [not_urgent]`: the assistant answered, and not with the urgent response;
+- otherwise: no urgent response, and the turn's answers are exactly the expected parts, in
+  order (each part one id or a list of acceptable ids). A "did you mean" (`clarify`) counts
+  as wrong unless the set accepts it.
+
+Prints accuracy by category with 95% intervals, red-flag recall and over-triage, and every
+wrong turn; writes the figures as JSON.
+
+Usage: python -m tools.evaluate_conversations [SET.yml ...] [--json results/conversations.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import subprocess
+import sys
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.red_flag_evaluation import clopper_pearson
+from bot.settings import MODEL, RESULTS, ROOT
+from tools.serve import action_server_command, free_port, wait_until_ready
+
+SETS = [ROOT / "tests" / "blind" / "set1.yml"]
+RESULTS_FILE = RESULTS / "conversations.json"
+
+URGENT = "urgent"
+NOT_URGENT = "not_urgent"
+
+# Domain responses Rasa says itself, by answer id.
+RESPONSE_ANSWERS = {
+    "utter_greet": "greet",
+    "utter_goodbye": "goodbye",
+    "utter_thank": "thank",
+    "utter_bot_challenge": "bot_challenge",
+    "utter_help": "help",
+    "utter_out_of_scope": "out_of_scope",
+    "utter_anything_else": "anything_else",
+    "utter_urgent_care": URGENT,
+    "utter_ask_rf_weight": "symptom_check.weight",
+    "utter_ask_rf_fever": "symptom_check.fever",
+    "utter_ask_rf_swelling": "symptom_check.swelling",
+    "utter_ask_rf_redness": "symptom_check.redness",
+    "utter_ask_rephrase": "clarify",
+    "utter_default": "clarify",
+}
+# Bubbles that frame an answer rather than answer anything: not counted.
+FRAMING = {"welcome", "disclaimer_start", "symptom_check.intro", "utter_symptom_check_intro"}
+
+
+@dataclass
+class Turn:
+    conversation: str
+    text: str
+    category: str
+    expect: list[str | list[str]]
+    answers: list[str] = field(default_factory=list)
+
+    @property
+    def right(self) -> bool:
+        return judge(self.expect, self.answers)
+
+
+def answer_of(metadata: dict[str, Any]) -> str | None:
+    """The answer id of one bot bubble, None for framing bubbles."""
+    answer = metadata.get("answer") or RESPONSE_ANSWERS.get(metadata.get("utter_action", ""))
+    answer = answer or metadata.get("utter_action") or "unknown"
+    return None if answer in FRAMING else answer
+
+
+def judge(expect: list[str | list[str]], answers: list[str]) -> bool:
+    if expect == [URGENT]:
+        return URGENT in answers
+    if URGENT in answers or not answers:
+        return False
+    if expect == [NOT_URGENT]:
+        return True
+    if len(answers) != len(expect):
+        return False
+    return all(
+        answer in ([part] if isinstance(part, str) else part) for part, answer in zip(expect, answers, strict=True)
+    )
+
+
+def load_turns(path: Path) -> list[list[Turn]]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return [
+        [Turn(conv["id"], t["text"], t["category"], list(t["expect"])) for t in conv["turns"]]
+        for conv in data["conversations"]
+    ]
+
+
+async def _run(model: Path, conversations: list[list[Turn]], actions_url: str) -> None:
+    from rasa.core.agent import Agent  # imported here: loading Rasa takes seconds
+    from rasa.utils.endpoints import EndpointConfig
+
+    agent = Agent.load(str(model), action_endpoint=EndpointConfig(actions_url))
+    for conversation in conversations:
+        sender = f"eval-{uuid.uuid4().hex[:12]}"
+        for turn in conversation:
+            await agent.handle_text(turn.text, sender_id=sender)
+            tracker = await agent.tracker_store.retrieve(sender)
+            events = list(tracker.events)
+            last_user = max(i for i, e in enumerate(events) if e.type_name == "user")
+            bubbles = [e for e in events[last_user + 1 :] if e.type_name == "bot"]
+            answers = [a for a in (answer_of(b.metadata or {}) for b in bubbles) if a]
+            # An answer of several bubbles counts once.
+            turn.answers = [a for i, a in enumerate(answers) if i == 0 or answers[i - 1] != a]
+
+
+def evaluate(sets: list[Path], model: Path = MODEL) -> dict[str, Any]:
+    port = free_port()
+    actions = subprocess.Popen(
+        action_server_command(port), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        if not wait_until_ready(f"http://127.0.0.1:{port}/health", actions, timeout_s=60):
+            raise RuntimeError("the action server did not start")
+        results = {}
+        for path in sets:
+            conversations = load_turns(path)
+            asyncio.run(_run(model, conversations, f"http://127.0.0.1:{port}/webhook"))
+            results[path.stem] = score([t for c in conversations for t in c])
+        return results
+    finally:
+        actions.terminate()
+        actions.wait(10)
+
+
+def _rate(hits: int, n: int) -> dict[str, Any]:
+    low, high = clopper_pearson(hits, n) if n else (0.0, 1.0)
+    return {"hits": hits, "n": n, "rate": hits / n if n else None, "ci95": [low, high]}
+
+
+def score(turns: list[Turn]) -> dict[str, Any]:
+    by_category: dict[str, list[Turn]] = defaultdict(list)
+    for turn in turns:
+        by_category[turn.category].append(turn)
+    urgent = [t for t in turns if t.expect == [URGENT]]
+    not_urgent = [t for t in turns if t.expect != [URGENT]]
+    return {
+        "overall": _rate(sum(t.right for t in turns), len(turns)),
+        "categories": {c: _rate(sum(t.right for t in ts), len(ts)) for c, ts in sorted(by_category.items())},
+        "red_flag_recall": _rate(sum(URGENT in t.answers for t in urgent), len(urgent)),
+        "over_triage": _rate(sum(URGENT in t.answers for t in not_urgent), len(not_urgent)),
+        "benign_over_triage": _rate(
+            sum(URGENT in t.answers for t in by_category.get("benign", [])), len(by_category.get("benign", []))
+        ),
+        "wrong": [
+            {"id": t.conversation, "category": t.category, "text": t.text, "expect": t.expect, "got": t.answers}
+            for t in turns
+            if not t.right
+        ],
+    }
+
+
+def _line(label: str, r: dict[str, Any]) -> str:
+    low, high = r["ci95"]
+    rate = f"{r['rate']:6.1%}" if r["rate"] is not None else "     -"
+    return f"  {label:22} {r['hits']:4d}/{r['n']:<4d} {rate}  (95% CI {low:.1%}-{high:.1%})"
+
+
+def print_report(results: dict[str, Any], show_wrong: bool = True) -> None:
+    for name, report in results.items():
+        print(f"\n{name}: turns answered right")
+        for category, r in report["categories"].items():
+            print(_line(category, r))
+        print(_line("overall", report["overall"]))
+        print(_line("red flags routed", report["red_flag_recall"]))
+        print(_line("over-triage (benign)", report["benign_over_triage"]))
+        print(_line("over-triage (all)", report["over_triage"]))
+        if show_wrong:
+            for wrong in report["wrong"]:
+                where = f"{wrong['id']} [{wrong['category']}]"
+                print(f"  WRONG {where} {wrong['text']!r}: {wrong['expect']} -> {wrong['got']}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("sets", nargs="*", type=Path, default=SETS)
+    parser.add_argument("--json", type=Path, default=RESULTS_FILE)
+    parser.add_argument("--model", type=Path, default=MODEL)
+    parser.add_argument("--quiet", action="store_true", help="figures only, not the wrong turns")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.ERROR)
+    logging.disable(logging.WARNING)
+    results = evaluate(args.sets, args.model)
+    print_report(results, show_wrong=not args.quiet)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    print(f"\nFigures written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
