@@ -110,7 +110,9 @@ def imaging(modality: str | None, kb: Knowledge | None = None) -> Reply:
         text = f"{imaging_kb.summary} Which scan would you like to know about?"
         choices = [Choice(m.name, "modality", mid) for mid, m in imaging_kb.modalities.items()]
         return Reply(text, imaging_kb.section, choices, answer="diagnosis")
-    return Reply(f"{item.name} shows {item.shows}. For BME: {item.role}", imaging_kb.section, answer=f"imaging.{modality}")
+    return Reply(
+        f"{item.name} shows {item.shows}. For BME: {item.role}", imaging_kb.section, answer=f"imaging.{modality}"
+    )
 
 
 def mri_patterns(kb: Knowledge | None = None) -> Reply:
