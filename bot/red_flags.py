@@ -11,6 +11,12 @@ a missed emergency. We keep NegEx's algorithm and negspacy's clinical cue lists,
 scope (a token window, ended by clause breaks and new subjects), treat hedges ("not sure if")
 as pseudo-negations, and let two negations cancel ("it's not like I don't have a fever").
 
+Beyond the listed phrases, three rules find a sign (each with its settings in the patterns file):
+misspellings of the sign words that spaCy's lookup table does not know as English ("swellng",
+"reddd", "hott"): repeated letters collapsed, or one edit away for words of six letters or
+more; temperature readings with a unit ("38.5 degrees", "101F"), while a normal reading next to
+"temp" ("temp 36.8") denies a fever; and a colour naming a thing ("the red Brooks") is no sign.
+
 A finding counts when it is not negated and the message is a report (it mentions a person, or
 is not phrased as a general question): "is swelling a symptom?" is a question for the FAQ,
 "my ankle is swollen" and "ankle swollen, fever 38" are reports.
@@ -18,6 +24,7 @@ is not phrased as a general question): "is swelling a symptom?" is a question fo
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -27,7 +34,7 @@ import yaml
 from negspacy.termsets import termset
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc, Span, Token
 from spacy.util import filter_spans
 
 DEFAULT_PATTERNS = Path(__file__).with_name("red_flag_patterns.yml")
@@ -105,6 +112,12 @@ class RedFlagDetector:
         self._lemmatizer = self.nlp.get_pipe("lemmatizer")
         ruler = self.nlp.add_pipe("entity_ruler", config={"validate": True})
         ruler.add_patterns(self._finding_patterns(config))
+        self._init_spelling(config)
+        temperature = config["temperature"]
+        self._fever_c = float(temperature["fever_celsius"])
+        self._fever_f = float(temperature["fever_fahrenheit"])
+        self._units = set(temperature["units"])
+        self._temperature_window = int(temperature["window"])
 
         clinical = termset("en_clinical").get_patterns()
         self._cues = PhraseMatcher(self.nlp.vocab, attr="LOWER")
@@ -129,11 +142,110 @@ class RedFlagDetector:
             denials = list(spec.get("denials", []))
             denials += [f"{a} {action}" for a in spec.get("able", []) for action in spec.get("action", [])]
             patterns += [{"label": category, "id": _DENIAL, "pattern": self._lemmas(p)} for p in denials]
-        patterns += [{"label": _IGNORED, "pattern": self._lemmas(p)} for p in config["not_findings"]]
+        ignored = list(config["not_findings"])
+        ignored += [f"{c} {thing}" for c in config["colours"] for thing in config["coloured_things"]]
+        patterns += [{"label": _IGNORED, "pattern": self._lemmas(p)} for p in ignored]
         return patterns
 
+    def _init_spelling(self, config: dict) -> None:
+        lookup = self._lemmatizer.lookups.get_table("lemma_lookup")
+        self._known_words = set(lookup.keys()) | set(lookup.values())
+        spelling = config["spelling"]
+        self._min_fuzzy_length = int(spelling["min_length"])
+        phrases: list[str] = list(config["not_findings"])
+        for spec in config["categories"].values():
+            for key in ("phrases", "unable", "action", "able", "denials"):
+                phrases += spec.get(key, [])
+        words = {w for p in phrases for w in re.findall(r"[a-z]+", p.lower()) if len(w) >= 3}
+        self._sign_words = {w: self._lemmas(w)[0]["LEMMA"] for w in words - set(spelling["ignore"])}
+        self._collapsed_sign_words: dict[str, str] = {}
+        for word in sorted(self._sign_words):
+            self._collapsed_sign_words.setdefault(_collapse(word), word)
+
+    def _respell(self, doc: Doc) -> None:
+        """Gives a misspelt sign word the lemma of the word it stands for, so the patterns find it."""
+        for token in doc:
+            word = token.lower_
+            if len(word) < 3 or not word.isalpha() or self._is_english(word) or word in self._sign_words:
+                continue
+            lemma = self._respelt_lemma(word)
+            if lemma is not None:
+                token.lemma_ = lemma
+
+    def _is_english(self, word: str) -> bool:
+        """A word form in spaCy's lookup table, or a regular inflection of one ("talking", "waking")."""
+        if word in self._known_words:
+            return True
+        for suffix in ("ing", "ed", "es", "s", "er", "est", "ly"):
+            stem = word[: -len(suffix)]
+            stems = {stem, stem + "e"} | ({stem[:-1]} if stem[-2:-1] == stem[-1:] else set())  # "running"
+            if word.endswith(suffix) and len(stem) >= 3 and stems & self._known_words:
+                return True
+        return False
+
+    def _respelt_lemma(self, word: str) -> str | None:
+        collapsed = self._collapsed_sign_words.get(_collapse(word))
+        if collapsed is not None:
+            return self._sign_words[collapsed]
+        if len(word) < self._min_fuzzy_length:
+            return None
+        close = [w for w in self._sign_words if len(w) >= self._min_fuzzy_length and _one_edit(word, w)]
+        if len({self._sign_words[w] for w in close}) > 1:
+            # "swellng" is one edit from "swelling" and from the listed misspelling "sweling":
+            # the English word wins
+            close = [w for w in close if w in self._known_words]
+        lemmas = {self._sign_words[w] for w in close}
+        return lemmas.pop() if len(lemmas) == 1 else None
+
+    def _parse(self, text: str) -> Doc:
+        doc = self.nlp.make_doc(text.lower())
+        for name, pipe in self.nlp.pipeline:
+            if name == "entity_ruler":
+                self._respell(doc)
+            doc = pipe(doc)
+        readings = [s for s in self._readings(doc) if not any(_overlaps(s, e) for e in doc.ents)]
+        doc.ents = sorted([*doc.ents, *readings], key=lambda e: e.start)
+        return doc
+
+    def _temperature(self, token: Token) -> tuple[float, str] | None:
+        """The value of a token that reads like a body temperature, and its scale ("c" or "f")."""
+        match = _READING.match(token.lower_)
+        if match is None:
+            return None
+        value = float(match.group(1).replace(",", "."))
+        if 34 <= value < 44:
+            return value, "c"
+        if 93 <= value < 112:
+            return value, "f"
+        return None
+
+    def _is_fever(self, value: float, scale: str) -> bool:
+        return value >= (self._fever_c if scale == "c" else self._fever_f)
+
+    def _readings(self, doc: Doc) -> list[Span]:
+        """Fever readings with a unit ("39.2 degrees", "38.5c", "101f"): reports on their own."""
+        spans = []
+        for token in doc:
+            reading = self._temperature(token)
+            if reading is None or not self._is_fever(*reading):
+                continue
+            has_unit = bool(_READING.match(token.lower_).group(2))
+            unit_next = token.i + 1 < len(doc) and doc[token.i + 1].lower_ in self._units
+            if has_unit or unit_next:
+                spans.append(Span(doc, token.i, token.i + 1 + (unit_next and not has_unit), label="fever"))
+        return spans
+
+    def _normal_reading(self, doc: Doc, ent: Span) -> bool:
+        """ "temp 36.8", "my temperature was 98.4F": readings near a temperature word, all normal."""
+        if ent.label_ != "fever" or "temp" not in ent.text:
+            return False
+        start = max(ent.sent.start, ent.start - self._temperature_window)
+        end = min(ent.sent.end, ent.end + self._temperature_window)
+        readings = [r for r in (self._temperature(t) for t in doc[start:end]) if r is not None]
+        return bool(readings) and not any(self._is_fever(*r) for r in readings)
+
     def assess(self, text: str) -> Assessment:
-        doc = self.nlp(text.lower())
+        doc = self._parse(text)
         cues = self._negation_cues(doc)
         findings: list[Finding] = []
         previous: Span | None = None
@@ -148,6 +260,7 @@ class RedFlagDetector:
                 negated = not (denial_undone or self._is_hedged(ent, cues))
             else:
                 negated = self._is_negated(doc, ent, previous, previous_negated, cues)
+                negated = negated or self._normal_reading(doc, ent)
             findings.append(Finding(ent.label_, ent.text, negated, self._is_report(ent.sent)))
             previous = ent
         return Assessment(tuple(findings))
@@ -207,6 +320,30 @@ class RedFlagDetector:
             return True
         is_question = bool(words) and (words[0] in self._openers or sentence.text.rstrip().endswith("?"))
         return not is_question
+
+
+# A number that may be a temperature, with an optional unit stuck to it: "38.5", "38,5c", "101f".
+_READING = re.compile(r"^(\d{2,3}(?:[.,]\d{1,2})?)(°?[cf]|°)?$")
+
+
+def _collapse(word: str) -> str:
+    """The word with runs of a letter cut to one: "reddd" and "red" are both "red"."""
+    return re.sub(r"(.)\1+", r"\1", word)
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """True when one letter added, dropped or changed, or two neighbours swapped, turn a into b."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        if len(diff) == 1:
+            return True
+        i, j = diff if len(diff) == 2 else (0, 0)
+        return j == i + 1 and a[i] == b[j] and a[j] == b[i]
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    i = next((i for i in range(len(short)) if short[i] != long_[i]), len(short))
+    return short[i:] == long_[i + 1 :]
 
 
 def _overlaps(cue: Span, ent: Span) -> bool:

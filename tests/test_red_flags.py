@@ -40,9 +40,46 @@ def test_reports_are_found(text, categories):
 
 
 @pytest.mark.parametrize(
+    ("text", "categories"),
+    [
+        # clinical words
+        ("Patient is febrile at 39.1 with pain in the proximal tibia", ["fever"]),
+        ("client is pyrexial, calcaneal pain worse", ["fever"]),
+        ("new erythema over the anteromedial tibia", ["redness"]),
+        ("I'm boiling one minute and freezing the next and my shin aches", ["fever"]),
+        # misspellings not listed in the patterns file
+        ("theres a big swellng on top of my foot", ["swelling"]),
+        ("skin over the bone is reddd and hott to touch", ["redness"]),
+        # a reading with a unit is a report on its own
+        ("38.5 degrees and my shin hurts", ["fever"]),
+        ("it was 101F last night and my knee aches", ["fever"]),
+        ("my temp went from 36.8 to 38.6", ["fever"]),
+    ],
+)
+def test_words_beyond_the_listed_phrases_are_found(text, categories):
+    assert detector().assess(text).categories == categories
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I keep waking at night and talking in my sleep",  # English words are not respelt
+        "I'm 38 and my knee aches",  # a number without a unit is no reading
+        "I bought the red Brooks Glycerin, are they good for my ankle?",  # a colour naming a thing
+        "do pink trainers come in wide fit?",
+    ],
+)
+def test_look_alikes_are_not_signs(text):
+    assert detector().assess(text).findings == ()
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "no fever",
+        "Checked my temp twice today, 36.8 both times",
+        "my temperature was 98.4F this morning",
+        "patient afebrile, tibial pain on loading",
         "I can walk fine",
         "I can still put weight on it, it just aches",
         "it isn't red",
