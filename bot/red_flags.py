@@ -17,14 +17,21 @@ misspellings of the sign words that spaCy's lookup table does not know as Englis
 more; temperature readings with a unit ("38.5 degrees", "101F"), while a normal reading next to
 "temp" ("temp 36.8") denies a fever; and a colour naming a thing ("the red Brooks") is no sign.
 
-A finding counts when it is not negated and the message is a report (it mentions a person, or
-is not phrased as a general question): "is swelling a symptom?" is a question for the FAQ,
-"my ankle is swollen" and "ankle swollen, fever 38" are reports.
+A finding counts when it is not negated and is reported: its sentence mentions a person, or
+its clause is no question. Sentences are cut into clauses at punctuation and words like "but"
+and "because" (a comma between two findings joins a list instead). A clause is a question when
+it opens with a question word, after fillers like "so" or "ok"; a subordinate clause ("if ...",
+"because ...") is a question when its main clause is. So "is swelling a symptom?" is a question
+for the FAQ; "my ankle is swollen", "ankle swollen, fever 38", "feverish and shivery with a
+painful tibia, is that a worry?" (a statement, then a question) and "feel a bit feverish
+maybe?" (a statement ending in "?") are reports. In a question about the signs "in general",
+the asker's own "I" is no person the sign is about.
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -104,6 +111,10 @@ class RedFlagDetector:
         self._following_window = int(negation["following_window"])
         self._anchors = set(config["report_anchors"])
         self._openers = set(config["question_openers"])
+        self._askers = set(config["askers"])
+        clauses = config["clauses"]
+        self._clause_punctuation = set(clauses["punctuation"])
+        self._fillers = set(clauses["fillers"])
 
         self.nlp = spacy.blank("en")
         self.nlp.add_pipe("sentencizer")
@@ -129,6 +140,13 @@ class RedFlagDetector:
             ("termination", clinical["termination"] + negation["termination"]),
         ):
             self._cues.add(kind, list(self.nlp.tokenizer.pipe(sorted(set(phrases)))))
+        self._scope = PhraseMatcher(self.nlp.vocab, attr="LOWER")
+        for kind, phrases in (
+            ("break", clauses["breaks"]),
+            ("subordinate", clauses["subordinate"]),
+            ("general", config["general_scope"]),
+        ):
+            self._scope.add(kind, list(self.nlp.tokenizer.pipe(sorted(set(phrases)))))
 
     def _lemmas(self, phrase: str) -> list[dict[str, str]]:
         return [{"LEMMA": token.lemma_} for token in self._lemmatizer(self.nlp.make_doc(phrase.lower()))]
@@ -247,11 +265,11 @@ class RedFlagDetector:
     def assess(self, text: str) -> Assessment:
         doc = self._parse(text)
         cues = self._negation_cues(doc)
+        ents = [e for e in doc.ents if e.label_ != _IGNORED]
+        clauses = self._clauses(doc, ents)
         findings: list[Finding] = []
         previous: Span | None = None
-        for ent in doc.ents:
-            if ent.label_ == _IGNORED:
-                continue
+        for ent in ents:
             previous_negated = findings[-1].negated if findings else False
             if ent.ent_id_ == _DENIAL:
                 # "I can walk" denies the sign; "I don't think I can walk" and "not sure I can
@@ -261,7 +279,7 @@ class RedFlagDetector:
             else:
                 negated = self._is_negated(doc, ent, previous, previous_negated, cues)
                 negated = negated or self._normal_reading(doc, ent)
-            findings.append(Finding(ent.label_, ent.text, negated, self._is_report(ent.sent)))
+            findings.append(Finding(ent.label_, ent.text, negated, self._is_report(doc, ent, clauses)))
             previous = ent
         return Assessment(tuple(findings))
 
@@ -314,12 +332,41 @@ class RedFlagDetector:
                 return True
         return False
 
-    def _is_report(self, sentence: Span) -> bool:
-        words = [t.lower_ for t in sentence if not t.is_punct]
-        if any(w in self._anchors for w in words):
+    def _clauses(self, doc: Doc, ents: list[Span]) -> Clauses:
+        """Cuts each sentence into clauses (see `clauses` in the patterns file)."""
+        scope = [Span(doc, start, end, label=m) for m, start, end in self._scope(doc)]
+        subordinate = {s.start for s in scope if s.label_ == "subordinate"}
+        cuts = {s.start for s in scope if s.label_ == "break"} | {s.start for s in doc.sents}
+        ends, starts = {e.end for e in ents}, {e.start for e in ents}
+        for token in doc:
+            if token.lower_ not in self._clause_punctuation or _joins_words(doc, token):
+                continue
+            after = token.i + 1
+            while after < len(doc) and doc[after].lower_ in _LIST_JOINTS | _ARTICLES | {"no", "nor"}:
+                after += 1
+            if not (token.i in ends and after in starts):  # "fever, chills": a list, not a new clause
+                cuts.add(token.i)
+        return Clauses(doc, sorted(cuts), subordinate, self._fillers, {s.start for s in scope if s.label_ == "general"})
+
+    def _is_report(self, doc: Doc, ent: Span, clauses: Clauses) -> bool:
+        """Is the finding reported (about a person, or stated), or asked about in general?"""
+        sentence = ent.sent
+        asked = self._is_asked(clauses, clauses.index(ent.start))
+        general = asked and clauses.has_general(sentence)
+        anchors = [t.lower_ for t in sentence if t.lower_ in self._anchors]
+        if any(not (general and a in self._askers) for a in anchors):
             return True
-        is_question = bool(words) and (words[0] in self._openers or sentence.text.rstrip().endswith("?"))
-        return not is_question
+        return not asked
+
+    def _is_asked(self, clauses: Clauses, index: int) -> bool:
+        """Does the clause open with a question word? A subordinate clause ("because ...",
+        "if ...") takes the answer of the main clause before it, or, first in its sentence, after it."""
+        if not clauses.is_subordinate(index):
+            return clauses.first_word(index) in self._openers
+        for neighbour in (index - 1, index + 1):
+            if clauses.same_sentence(index, neighbour) and not clauses.is_subordinate(neighbour):
+                return clauses.first_word(neighbour) in self._openers
+        return False
 
 
 # A number that may be a temperature, with an optional unit stuck to it: "38.5", "38,5c", "101f".
@@ -344,6 +391,46 @@ def _one_edit(a: str, b: str) -> bool:
     short, long_ = (a, b) if len(a) < len(b) else (b, a)
     i = next((i for i in range(len(short)) if short[i] != long_[i]), len(short))
     return short[i:] == long_[i + 1 :]
+
+
+def _joins_words(doc: Doc, token: Token) -> bool:
+    """A hyphen inside a word ("anti-inflammatories", "weight-bear") is no clause break."""
+    spaced = bool(token.whitespace_) or (token.i > 0 and bool(doc[token.i - 1].whitespace_))
+    return token.lower_ in ("-", "–") and not spaced
+
+
+class Clauses:
+    """A message's clauses: where each starts, and which open with a subordinating word."""
+
+    def __init__(self, doc: Doc, starts: list[int], subordinate: set[int], fillers: set[str], general: set[int]):
+        self._doc = doc
+        self._starts = starts
+        self._bounds = [*starts[1:], len(doc)]
+        self._subordinate = subordinate
+        self._fillers = fillers
+        self._general = general
+
+    def index(self, token: int) -> int:
+        return bisect_right(self._starts, token) - 1
+
+    def span(self, index: int) -> Span:
+        return self._doc[self._starts[index] : self._bounds[index]]
+
+    def same_sentence(self, a: int, b: int) -> bool:
+        if not (0 <= a < len(self._starts) and 0 <= b < len(self._starts)):
+            return False
+        return self._doc[self._starts[a]].sent.start == self._doc[self._starts[b]].sent.start
+
+    def first_word(self, index: int) -> str | None:
+        """The clause's first word, after punctuation and fillers ("so", "ok", "and")."""
+        return next((t.lower_ for t in self.span(index) if not t.is_punct and t.lower_ not in self._fillers), None)
+
+    def is_subordinate(self, index: int) -> bool:
+        words = [t for t in self.span(index) if not t.is_punct and t.lower_ not in self._fillers]
+        return bool(words) and words[0].i in self._subordinate
+
+    def has_general(self, sentence: Span) -> bool:
+        return any(sentence.start <= i < sentence.end for i in self._general)
 
 
 def _overlaps(cue: Span, ent: Span) -> bool:

@@ -112,6 +112,40 @@ def test_general_questions_do_not_fire(text):
     assert not detector().assess(text).fires
 
 
+@pytest.mark.parametrize(
+    ("text", "categories"),
+    [
+        # a finding stated in one clause, then a question: a report
+        ("Shivery and hot, shin bone aching, should I be worried?", ["fever"]),
+        ("what now, fever and a swollen shin", ["fever", "swelling"]),
+        # a statement that only ends in "?" is no general question
+        ("bit feverish maybe? and the shin ache is worse", ["fever"]),
+        ("Running a temperature maybe?", ["fever"]),
+    ],
+)
+def test_questions_are_told_apart_clause_by_clause(text, categories):
+    assert detector().assess(text).categories == categories
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Is it serious if there's swelling, redness and fever?",  # a list stays in its clause
+        "If there's swelling over the bone, is that bad?",  # the "if" clause belongs to the question
+        "Why does it ache at night, is it because of swelling?",  # so does a "because" clause
+        "Do anti-inflammatories reduce the swelling in the bone?",  # a hyphen inside a word is no break
+        "Should I worry about redness over the bone in general?",  # the asker's "I" is no person with a sign
+    ],
+)
+def test_general_questions_in_several_clauses_do_not_fire(text):
+    assessment = detector().assess(text)
+    assert not assessment.fires and assessment.findings
+
+
+def test_a_general_question_about_someones_sign_is_a_report():
+    assert detector().assess("Should I worry about the redness over my shin in general?").fires
+
+
 def test_a_message_without_warning_signs_mentions_none():
     assessment = detector().assess("which shoes are best for knee BME?")
     assert assessment.findings == () and not assessment.only_denied_or_asked
