@@ -26,6 +26,17 @@ for the FAQ; "my ankle is swollen", "ankle swollen, fever 38", "feverish and shi
 painful tibia, is that a worry?" (a statement, then a question) and "feel a bit feverish
 maybe?" (a statement ending in "?") are reports. In a question about the signs "in general",
 the asker's own "I" is no person the sign is about.
+
+A finding also counts only when it is current. The past scope (cues in the patterns file under
+`past`) puts it in the past when its clause has a time cue ("last year", "back in", "years
+ago", "in 2019", "as a teenager"; a clause holding only the cue, or a "when ..." clause, passes
+it to the next clause), or when a resolution follows it ("went away", "cleared up", "has
+settled", "gone now"): in its clause, or, after a pronoun ("..., but that resolved"), in the
+nearest clause before with findings, across one sentence at most. When in doubt it stays
+current: present markers in its clause ("now", "today", "since", "is", "can't", "has been"),
+an onset against a time cue ("started two weeks ago"), ongoing markers in its sentence
+("still", "again", "came back", "ever since") and negated resolutions ("hasn't gone away") keep
+it current, and "two days ago" or "last week" are recent, not past.
 """
 
 from __future__ import annotations
@@ -33,6 +44,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 from pathlib import Path
 
@@ -54,7 +66,16 @@ class Finding:
     category: str  # weight, fever, swelling or redness
     text: str
     negated: bool
-    reported: bool  # its sentence is about a person, or is not a general question
+    reported: bool  # its sentence is about a person, or its clause is no general question
+    timing: str = "current"  # "current", or "past" when it is over
+
+    @property
+    def counts(self) -> bool:
+        """A warning sign happening now."""
+        return self.reported and not self.negated and self.timing == CURRENT
+
+
+CURRENT, PAST = "current", "past"
 
 
 @dataclass(frozen=True)
@@ -64,7 +85,7 @@ class Assessment:
     @property
     def categories(self) -> list[str]:
         """The warning signs the message reports, in a stable order."""
-        return sorted({f.category for f in self.findings if f.reported and not f.negated})
+        return sorted({f.category for f in self.findings if f.counts})
 
     @property
     def fires(self) -> bool:
@@ -72,8 +93,8 @@ class Assessment:
 
     @property
     def only_denied_or_asked(self) -> bool:
-        """Warning signs were mentioned, but only denied ("no fever", "I can still walk") or
-        asked about in general ("is swelling a symptom?")."""
+        """Warning signs were mentioned, but only denied ("no fever", "I can still walk"), asked
+        about in general ("is swelling a symptom?") or over ("I had a fever last year")."""
         return bool(self.findings) and not self.fires
 
     def as_parse_data(self) -> dict[str, list[str]]:
@@ -84,6 +105,7 @@ class Assessment:
             "categories": self.categories,
             "negated": sorted({f.category for f in self.findings if f.negated}),
             "mentioned": sorted({f.category for f in self.findings}),
+            "past": sorted({f.category for f in self.findings if f.timing == PAST}),
         }
 
 
@@ -115,6 +137,13 @@ class RedFlagDetector:
         clauses = config["clauses"]
         self._clause_punctuation = set(clauses["punctuation"])
         self._fillers = set(clauses["fillers"])
+        past = config["past"]
+        self._ago_units = set(past["ago_units"])
+        self._year_prefixes = set(past["year_prefixes"])
+        self._time_clauses = set(past["time_clauses"])
+        self._resolution_window = int(past["resolution_window"])
+        self._pronoun_subjects = set(past["pronoun_subjects"]) | self._fillers
+        self._resolution_negations = set(past["negations"])
 
         self.nlp = spacy.blank("en")
         self.nlp.add_pipe("sentencizer")
@@ -147,6 +176,16 @@ class RedFlagDetector:
             ("general", config["general_scope"]),
         ):
             self._scope.add(kind, list(self.nlp.tokenizer.pipe(sorted(set(phrases)))))
+        self._timing = PhraseMatcher(self.nlp.vocab, attr="LOWER")
+        for kind, phrases in (
+            ("past_time", past["time"] + [f"last {x}" for x in past["last"]]),
+            ("resolved", past["resolved"]),
+            ("present", config["present"]),
+            ("present_tense", config["present_tense"]),
+            ("ongoing", config["ongoing"]),
+            ("onset", config["onset"]),
+        ):
+            self._timing.add(kind, list(self.nlp.tokenizer.pipe(sorted(set(phrases)))))
 
     def _lemmas(self, phrase: str) -> list[dict[str, str]]:
         return [{"LEMMA": token.lemma_} for token in self._lemmatizer(self.nlp.make_doc(phrase.lower()))]
@@ -267,6 +306,7 @@ class RedFlagDetector:
         cues = self._negation_cues(doc)
         ents = [e for e in doc.ents if e.label_ != _IGNORED]
         clauses = self._clauses(doc, ents)
+        timing = self._timing_cues(doc, clauses)
         findings: list[Finding] = []
         previous: Span | None = None
         for ent in ents:
@@ -279,7 +319,8 @@ class RedFlagDetector:
             else:
                 negated = self._is_negated(doc, ent, previous, previous_negated, cues)
                 negated = negated or self._normal_reading(doc, ent)
-            findings.append(Finding(ent.label_, ent.text, negated, self._is_report(doc, ent, clauses)))
+            when = PAST if self._is_past(ent, ents, clauses, timing) else CURRENT
+            findings.append(Finding(ent.label_, ent.text, negated, self._is_report(doc, ent, clauses), when))
             previous = ent
         return Assessment(tuple(findings))
 
@@ -348,6 +389,101 @@ class RedFlagDetector:
                 cuts.add(token.i)
         return Clauses(doc, sorted(cuts), subordinate, self._fillers, {s.start for s in scope if s.label_ == "general"})
 
+    def _timing_cues(self, doc: Doc, clauses: Clauses) -> dict[str, list[Span]]:
+        """Cues of time, longest first where they overlap ("not since" over "since"), by kind;
+        a negated resolution ("hasn't gone away") counts as ongoing."""
+        labels: dict[tuple[int, int], set[str]] = {}
+        for match, start, end in self._timing(doc):
+            labels.setdefault((start, end), set()).add(self.nlp.vocab.strings[match])
+        for span in self._past_dates(doc):
+            labels.setdefault((span.start, span.end), set()).add("past_time")
+        spans = filter_spans([Span(doc, start, end) for start, end in labels])
+        kinds = ("past_time", "resolved", "present", "present_tense", "ongoing", "onset")
+        cues: dict[str, list[Span]] = {k: [] for k in kinds}
+        for span in spans:
+            for label in labels[(span.start, span.end)]:
+                if label == "resolved" and self._resolution_negated(doc, span, clauses):
+                    label = "ongoing"
+                cues[label].append(span)
+        return cues
+
+    def _past_dates(self, doc: Doc) -> list[Span]:
+        """ "two years ago", "months ago", "a while ago"; "in 2019", "back in 2021"."""
+        spans = []
+        for token in doc:
+            if token.lower_ == "ago":
+                units = [t for t in doc[max(0, token.i - 3) : token.i] if t.lemma_ in self._ago_units]
+                if units:
+                    start = units[0].i
+                    while start > 0 and (doc[start - 1].like_num or doc[start - 1].lower_ in _QUANTIFIERS):
+                        start -= 1
+                    spans.append(doc[start : token.i + 1])
+            elif self._is_past_year(doc, token):
+                spans.append(doc[token.i - 1 : token.i + 1])
+        return spans
+
+    def _is_past_year(self, doc: Doc, token: Token) -> bool:
+        if not re.fullmatch(r"(19|20)\d\d", token.text) or int(token.text) >= date.today().year:
+            return False
+        return token.i > 0 and doc[token.i - 1].lower_ in self._year_prefixes
+
+    def _resolution_negated(self, doc: Doc, cue: Span, clauses: Clauses) -> bool:
+        """ "hasn't gone away", "never settled": negated, a resolution says the sign goes on."""
+        start = max(clauses.start(clauses.index(cue.start)), cue.start - 3)
+        return any(t.lower_ in self._resolution_negations for t in doc[start : cue.start])
+
+    def _is_past(self, ent: Span, ents: list[Span], clauses: Clauses, cues: dict[str, list[Span]]) -> bool:
+        """Is the finding over? Only past cues say so, and present or ongoing markers undo them."""
+        index = clauses.index(ent.start)
+        clause = clauses.span(index)
+        if any(_within(c, clause) for kind in ("present", "present_tense") for c in cues[kind]):
+            return False
+        if any(self._reaches(c, ent, clauses) for c in cues["ongoing"]):
+            return False
+        onset = any(_within(c, clause) for c in cues["onset"])  # "the fever started two weeks ago"
+        for cue in [] if onset else cues["past_time"]:
+            where = clauses.index(cue.start)
+            if where == index or (where == index - 1 and self._passes_on(cue, clauses, where, index)):
+                return True
+        return any(self._resolves(c, ent, ents, clauses) for c in cues["resolved"])
+
+    def _reaches(self, cue: Span, ent: Span, clauses: Clauses) -> bool:
+        """An ongoing marker covers its sentence, and the sentence before when it opens its own
+        sentence after at most a pronoun ("... last month. Still have it.")."""
+        if cue.sent.start == ent.sent.start:
+            return True
+        return cue.sent.start == ent.sent.end and self._has_pronoun_subject(cue, clauses)
+
+    def _passes_on(self, cue: Span, clauses: Clauses, where: int, index: int) -> bool:
+        """A clause holding only the time cue ("Last summer, ...") or a time clause ("when I first
+        hurt it last year, ...") sets the time of the clause after it in the same sentence."""
+        if not clauses.same_sentence(where, index):
+            return False
+        rest = [t for t in clauses.span(where) if not (t.is_punct or _within(t, cue) or t.lower_ in self._fillers)]
+        return not rest or clauses.first_word(where) in self._time_clauses
+
+    def _resolves(self, cue: Span, ent: Span, ents: list[Span], clauses: Clauses) -> bool:
+        """Does the resolution cue say this finding is over?"""
+        if cue.start < ent.end:
+            return False
+        where, index = clauses.index(cue.start), clauses.index(ent.start)
+        if where == index:  # "the redness around my ankle went away weeks ago"
+            return cue.start - ent.end <= self._resolution_window
+        if not self._has_pronoun_subject(cue, clauses):
+            return False
+        same_or_next = cue.sent.start == ent.sent.start or (
+            cue.sent.start == ent.sent.end and clauses.index(cue.sent.start) == where
+        )
+        # "..., but that resolved": the nearest clause before the cue with findings
+        nearest = max((clauses.index(e.start) for e in ents if e.end <= cue.start), default=None)
+        return same_or_next and nearest == index
+
+    def _has_pronoun_subject(self, cue: Span, clauses: Clauses) -> bool:
+        """Only a pronoun and the like stand before the cue in its clause ("but that resolved")."""
+        before = clauses.span(clauses.index(cue.start))
+        words = [t for t in before if t.i < cue.start and not t.is_punct]
+        return all(t.lower_ in self._pronoun_subjects for t in words)
+
     def _is_report(self, doc: Doc, ent: Span, clauses: Clauses) -> bool:
         """Is the finding reported (about a person, or stated), or asked about in general?"""
         sentence = ent.sent
@@ -413,6 +549,9 @@ class Clauses:
     def index(self, token: int) -> int:
         return bisect_right(self._starts, token) - 1
 
+    def start(self, index: int) -> int:
+        return self._starts[index]
+
     def span(self, index: int) -> Span:
         return self._doc[self._starts[index] : self._bounds[index]]
 
@@ -431,6 +570,15 @@ class Clauses:
 
     def has_general(self, sentence: Span) -> bool:
         return any(sentence.start <= i < sentence.end for i in self._general)
+
+
+# Words that may stand before the unit of "<number> <unit> ago": "a couple of years ago".
+_QUANTIFIERS = {"a", "an", "few", "couple", "of", "many", "several", "some", "two", "three", "the"}
+
+
+def _within(part: Span | Token, whole: Span) -> bool:
+    start, end = (part.i, part.i + 1) if isinstance(part, Token) else (part.start, part.end)
+    return whole.start <= start and end <= whole.end
 
 
 def _overlaps(cue: Span, ent: Span) -> bool:

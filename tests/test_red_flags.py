@@ -146,6 +146,56 @@ def test_a_general_question_about_someones_sign_is_a_report():
     assert detector().assess("Should I worry about the redness over my shin in general?").fires
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I had a bad fever back in February with flu, nothing to do with my foot",
+        "years ago my knee swelled up after football",
+        "Last summer, my shin went red from sunburn",
+        "when I first injured the heel last year it was puffy for a week",
+        "I had a temperature after my flu jab last month",
+        "In 2018 I couldn't walk on it for a month",
+        "my ankle was swollen a couple of years ago",
+        "the swelling I had after the operation has settled",
+        "My shin was red and swollen after the fall but that cleared up",
+        "I had chills at the weekend. They've gone now.",
+        "the redness from the strapping went away ages ago",
+        "There was a lump on my shin, but not since the spring",
+    ],
+)
+def test_signs_that_are_over_do_not_fire(text):
+    assessment = detector().assess(text)
+    assert not assessment.fires
+    assert assessment.only_denied_or_asked
+    assert assessment.as_parse_data()["past"]
+
+
+@pytest.mark.parametrize(
+    ("text", "categories"),
+    [
+        # present and ongoing markers keep a sign current
+        ("I've had a fever since last year", ["fever"]),
+        ("years ago I broke my leg and now it's swollen and hot", ["swelling"]),
+        ("the swelling from last year has come back", ["swelling"]),
+        ("my knee was swollen last year and it's swollen again", ["swelling"]),
+        ("I had a fever last month. Still have it.", ["fever"]),
+        ("I had a fever last week and it hasn't gone away", ["fever"]),  # a negated resolution
+        ("After my surgery last year, I can't walk on it", ["weight"]),  # present tense
+        ("my ankle swelled up two years ago and has been swollen ever since", ["swelling"]),
+        # recent signs, and onsets, go on unless said to be over
+        ("my knee swelled up three days ago", ["swelling"]),
+        ("the fever started two weeks ago", ["fever"]),
+        # the past covers its own clause only
+        ("I had a fever last year, swelling too", ["swelling"]),
+        ("My leg was swollen but it's gone down, now it's red and hot", ["redness"]),
+        ("my knee was swollen and red, the swelling went down", ["redness", "swelling"]),
+        ("My knee is red and hot. The pain has settled a bit though.", ["redness"]),
+    ],
+)
+def test_current_signs_beside_past_words_fire(text, categories):
+    assert detector().assess(text).categories == categories
+
+
 def test_a_message_without_warning_signs_mentions_none():
     assessment = detector().assess("which shoes are best for knee BME?")
     assert assessment.findings == () and not assessment.only_denied_or_asked
