@@ -37,6 +37,17 @@ current: present markers in its clause ("now", "today", "since", "is", "can't", 
 an onset against a time cue ("started two weeks ago"), ongoing markers in its sentence
 ("still", "again", "came back", "ever since") and negated resolutions ("hasn't gone away") keep
 it current, and "two days ago" or "last week" are recent, not past.
+
+The hypothetical scope (`hypothetical` in the patterns file) marks a finding imagined when its
+clause has, before it, a cue ("what if", "in case", "hypothetically", "were I to"; "suppose",
+"say" opening the clause; "Hypothetically, ..." reaching the next clause), a conditional with a
+future cue ("if ... one day", "if I ever", "should the ankle ever swell"), or, in a question, a
+plain "if" followed by a change of state ("if my son gets a temperature, who do we call?", "if
+swelling appears, ..."; past forms only beside "would": "what would I do if it became
+severe?"). A stated "if" is a habit and stays a report ("if I walk on it, it swells up"), and
+so does a state after "if" ("what do I do if my knee is swollen?"): when in doubt, urgent.
+Present markers in the finding's clause ("right now", "today", "already") override, and make
+a question about the signs specific enough to be a report.
 """
 
 from __future__ import annotations
@@ -67,7 +78,7 @@ class Finding:
     text: str
     negated: bool
     reported: bool  # its sentence is about a person, or its clause is no general question
-    timing: str = "current"  # "current", or "past" when it is over
+    timing: str = "current"  # "current", "past" when it is over, "hypothetical" when imagined
 
     @property
     def counts(self) -> bool:
@@ -75,7 +86,7 @@ class Finding:
         return self.reported and not self.negated and self.timing == CURRENT
 
 
-CURRENT, PAST = "current", "past"
+CURRENT, PAST, HYPOTHETICAL = "current", "past", "hypothetical"
 
 
 @dataclass(frozen=True)
@@ -94,7 +105,8 @@ class Assessment:
     @property
     def only_denied_or_asked(self) -> bool:
         """Warning signs were mentioned, but only denied ("no fever", "I can still walk"), asked
-        about in general ("is swelling a symptom?") or over ("I had a fever last year")."""
+        about in general ("is swelling a symptom?"), over ("I had a fever last year") or
+        imagined ("what if I get a fever?")."""
         return bool(self.findings) and not self.fires
 
     def as_parse_data(self) -> dict[str, list[str]]:
@@ -106,6 +118,7 @@ class Assessment:
             "negated": sorted({f.category for f in self.findings if f.negated}),
             "mentioned": sorted({f.category for f in self.findings}),
             "past": sorted({f.category for f in self.findings if f.timing == PAST}),
+            "hypothetical": sorted({f.category for f in self.findings if f.timing == HYPOTHETICAL}),
         }
 
 
@@ -144,6 +157,10 @@ class RedFlagDetector:
         self._resolution_window = int(past["resolution_window"])
         self._pronoun_subjects = set(past["pronoun_subjects"]) | self._fillers
         self._resolution_negations = set(past["negations"])
+        hypothetical = config["hypothetical"]
+        self._clause_initial = set(hypothetical["clause_initial"])
+        self._if_complements = set(hypothetical["if_complements"])
+        self._fronted = set(hypothetical["fronted"])
 
         self.nlp = spacy.blank("en")
         self.nlp.add_pipe("sentencizer")
@@ -186,6 +203,9 @@ class RedFlagDetector:
             ("onset", config["onset"]),
         ):
             self._timing.add(kind, list(self.nlp.tokenizer.pipe(sorted(set(phrases)))))
+        self._hypothetical = PhraseMatcher(self.nlp.vocab, attr="LOWER")
+        for kind in hypothetical.keys() - {"if_complements", "fronted"}:
+            self._hypothetical.add(kind, list(self.nlp.tokenizer.pipe(sorted(set(hypothetical[kind])))))
 
     def _lemmas(self, phrase: str) -> list[dict[str, str]]:
         return [{"LEMMA": token.lemma_} for token in self._lemmatizer(self.nlp.make_doc(phrase.lower()))]
@@ -307,6 +327,9 @@ class RedFlagDetector:
         ents = [e for e in doc.ents if e.label_ != _IGNORED]
         clauses = self._clauses(doc, ents)
         timing = self._timing_cues(doc, clauses)
+        imagined: dict[str, list[Span]] = {}
+        for match, start, end in self._hypothetical(doc):
+            imagined.setdefault(self.nlp.vocab.strings[match], []).append(doc[start:end])
         findings: list[Finding] = []
         previous: Span | None = None
         for ent in ents:
@@ -319,7 +342,11 @@ class RedFlagDetector:
             else:
                 negated = self._is_negated(doc, ent, previous, previous_negated, cues)
                 negated = negated or self._normal_reading(doc, ent)
-            when = PAST if self._is_past(ent, ents, clauses, timing) else CURRENT
+            when = CURRENT
+            if self._is_hypothetical(doc, ent, ents, clauses, timing["present"], imagined):
+                when = HYPOTHETICAL
+            elif self._is_past(ent, ents, clauses, timing):
+                when = PAST
             findings.append(Finding(ent.label_, ent.text, negated, self._is_report(doc, ent, clauses), when))
             previous = ent
         return Assessment(tuple(findings))
@@ -484,6 +511,73 @@ class RedFlagDetector:
         words = [t for t in before if t.i < cue.start and not t.is_punct]
         return all(t.lower_ in self._pronoun_subjects for t in words)
 
+    def _is_hypothetical(
+        self,
+        doc: Doc,
+        ent: Span,
+        ents: list[Span],
+        clauses: Clauses,
+        present: list[Span],
+        cues: dict[str, list[Span]],
+    ) -> bool:
+        """Is the finding imagined ("what if I get a fever?") rather than reported?"""
+        index = clauses.index(ent.start)
+        clause = clauses.span(index)
+        if any(_within(c, clause) for c in present):  # "what if I can't walk on it right now"
+            return False
+
+        def in_clause(kind: str, after: int = clause.start) -> list[Span]:
+            return [c for c in cues.get(kind, []) if _within(c, clause) and c.start >= after]
+
+        for cue in cues.get("cues", []) + [c for c in cues.get("clause_initial", []) if self._opens_clause(c, clauses)]:
+            where = clauses.index(cue.start)
+            if where == index and cue.start <= ent.start:
+                return True
+            fronted = cue.text in self._fronted and clauses.same_sentence(where, index)
+            if where == index - 1 and fronted and self._holds_only(cue, clauses, where):
+                return True
+        first = clauses.first_token(index)
+        if first is not None and first.lower_ == "should" and first.i < ent.start and in_clause("future", first.i):
+            return True  # "should the ankle ever swell, ..."
+        for token in clause:
+            if token.lower_ != "if" or token.i >= ent.start or self._is_complement(doc, token):
+                continue
+            if in_clause("future", token.i):  # "if I can't bear weight one day"
+                return True
+            if not self._is_question(clauses, ent):
+                continue  # "if I walk on it, it swells up": a habit, reported
+            if any(c.end <= ent.start for c in in_clause("stative", token.i)):
+                continue  # "what do I do if my knee is swollen?"
+            starts = {e.start for e in ents}
+            changes = in_clause("change", token.i) + [
+                t for t in doc[token.i : clause.end] if t.lower_ in ("go", "goes") and t.i + 1 in starts
+            ]
+            if changes:
+                return True
+            counterfactual = any(c.sent.start == ent.sent.start for c in cues.get("counterfactual", []))
+            if counterfactual and in_clause("counterfactual_change", token.i):
+                return True
+        return False
+
+    def _opens_clause(self, cue: Span, clauses: Clauses) -> bool:
+        first = clauses.first_token(clauses.index(cue.start))
+        return first is not None and first.i == cue.start
+
+    def _holds_only(self, cue: Span, clauses: Clauses, index: int) -> bool:
+        """The clause holds only the cue: "Hypothetically, ..." passes it to the next clause."""
+        return not [t for t in clauses.span(index) if not (t.is_punct or _within(t, cue) or t.lower_ in self._fillers)]
+
+    def _is_complement(self, doc: Doc, token: Token) -> bool:
+        """ "not sure if", "wondering if": "if" asks about the present and is no condition."""
+        return any(t.lower_ in self._if_complements for t in doc[max(0, token.i - 2) : token.i])
+
+    def _is_question(self, clauses: Clauses, ent: Span) -> bool:
+        sentence = ent.sent
+        if "?" in sentence.text:
+            return True
+        indices = {clauses.index(t.i) for t in sentence}
+        return any(clauses.first_word(i) in self._openers for i in indices)
+
     def _is_report(self, doc: Doc, ent: Span, clauses: Clauses) -> bool:
         """Is the finding reported (about a person, or stated), or asked about in general?"""
         sentence = ent.sent
@@ -560,9 +654,13 @@ class Clauses:
             return False
         return self._doc[self._starts[a]].sent.start == self._doc[self._starts[b]].sent.start
 
-    def first_word(self, index: int) -> str | None:
+    def first_token(self, index: int) -> Token | None:
         """The clause's first word, after punctuation and fillers ("so", "ok", "and")."""
-        return next((t.lower_ for t in self.span(index) if not t.is_punct and t.lower_ not in self._fillers), None)
+        return next((t for t in self.span(index) if not t.is_punct and t.lower_ not in self._fillers), None)
+
+    def first_word(self, index: int) -> str | None:
+        first = self.first_token(index)
+        return first.lower_ if first is not None else None
 
     def is_subordinate(self, index: int) -> bool:
         words = [t for t in self.span(index) if not t.is_punct and t.lower_ not in self._fillers]

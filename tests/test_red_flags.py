@@ -196,6 +196,51 @@ def test_current_signs_beside_past_words_fire(text, categories):
     assert detector().assess(text).categories == categories
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "what if my shin swells up while I'm training?",
+        "What happens if I end up with a temperature?",
+        "Suppose I can't put my foot down one morning, then what?",
+        "Hypothetically, if my heel turned red, should I stop running?",
+        "If my daughter gets chills during her recovery, do we ring 111?",
+        "in case my ankle swells on holiday, what should I pack?",
+        "What should I do if I can't weight bear one day?",
+        "if I ever feel feverish with the knee pain, is that bad?",
+        "Should the foot ever go red and hot, do I ice it?",
+        "Were I to develop a fever, would that suggest infection?",
+        "If redness appears over the bone, does that change anything?",
+        "what would I do if the pain suddenly became unbearable?",
+        "Say my knee swells up in the future - A&E or GP?",
+    ],
+)
+def test_imagined_signs_do_not_fire(text):
+    assessment = detector().assess(text)
+    assert not assessment.fires
+    assert assessment.only_denied_or_asked
+    assert assessment.as_parse_data()["hypothetical"]
+
+
+@pytest.mark.parametrize(
+    ("text", "categories"),
+    [
+        ("What if it's red and hot right now?", ["redness"]),  # a present marker overrides
+        ("what if I get a fever, my knee is already swollen", ["swelling"]),  # another clause
+        ("My knee is swollen, what if it gets worse?", ["swelling"]),
+        ("Just in case, my son has a fever and his shin is red", ["fever", "redness"]),
+        ("What should I do if my knee is swollen and hot?", ["swelling"]),  # a state, not a change
+        ("What should I do if I can't bear weight?", ["weight"]),
+        ("If I walk on it it swells up and goes red", ["redness", "swelling"]),  # a habit, stated
+        ("I suppose it's a bit swollen", ["swelling"]),  # "suppose" not opening its clause
+        ("not sure if I have a fever", ["fever"]),  # "if" after a hedge is no condition
+        ("Will my swelling go down one day?", ["swelling"]),  # a future cue without a condition
+        ("It's the worst pain I've ever had, should I go?", ["weight"]),
+    ],
+)
+def test_current_signs_beside_hypothetical_words_fire(text, categories):
+    assert detector().assess(text).categories == categories
+
+
 def test_a_message_without_warning_signs_mentions_none():
     assessment = detector().assess("which shoes are best for knee BME?")
     assert assessment.findings == () and not assessment.only_denied_or_asked
