@@ -103,7 +103,7 @@ class Assessment:
         return bool(self.categories)
 
     @property
-    def only_denied_or_asked(self) -> bool:
+    def mentioned_not_reported(self) -> bool:
         """Warning signs were mentioned, but only denied ("no fever", "I can still walk"), asked
         about in general ("is swelling a symptom?"), over ("I had a fever last year") or
         imagined ("what if I get a fever?")."""

@@ -95,7 +95,7 @@ def test_look_alikes_are_not_signs(text):
 def test_clear_negations_do_not_fire(text):
     assessment = detector().assess(text)
     assert not assessment.fires
-    assert assessment.only_denied_or_asked
+    assert assessment.mentioned_not_reported
 
 
 @pytest.mark.parametrize(
@@ -166,7 +166,7 @@ def test_a_general_question_about_someones_sign_is_a_report():
 def test_signs_that_are_over_do_not_fire(text):
     assessment = detector().assess(text)
     assert not assessment.fires
-    assert assessment.only_denied_or_asked
+    assert assessment.mentioned_not_reported
     assert assessment.as_parse_data()["past"]
 
 
@@ -217,7 +217,7 @@ def test_current_signs_beside_past_words_fire(text, categories):
 def test_imagined_signs_do_not_fire(text):
     assessment = detector().assess(text)
     assert not assessment.fires
-    assert assessment.only_denied_or_asked
+    assert assessment.mentioned_not_reported
     assert assessment.as_parse_data()["hypothetical"]
 
 
@@ -243,7 +243,7 @@ def test_current_signs_beside_hypothetical_words_fire(text, categories):
 
 def test_a_message_without_warning_signs_mentions_none():
     assessment = detector().assess("which shoes are best for knee BME?")
-    assert assessment.findings == () and not assessment.only_denied_or_asked
+    assert assessment.findings == () and not assessment.mentioned_not_reported
 
 
 @pytest.mark.parametrize(
@@ -263,3 +263,39 @@ def test_a_message_without_warning_signs_mentions_none():
 def test_symptom_check_answers(text, intent, answer):
     red_flags = None if text.startswith("/") else detector().assess(text).as_parse_data()  # buttons skip NLU
     assert interpret_answer(text, intent, red_flags) is answer
+
+
+def _routed(text: str, ranking: list[tuple[str, float]]) -> str:
+    """The intent RedFlagOverride leaves, given the classifiers' ranking (first is the prediction)."""
+    from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+    from rasa.shared.nlu.training_data.message import Message
+
+    from bot.nlu.red_flag_override import RedFlagOverride
+
+    intents = [{"name": name, "confidence": confidence} for name, confidence in ranking]
+    message = Message(data={TEXT: text, INTENT: intents[0], INTENT_RANKING_KEY: intents})
+    RedFlagOverride(detector()).process([message])
+    return message.get(INTENT)["name"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # the classifier alone said red_flag, but the signs are over or imagined: the runner-up answers
+        ("I had a fever back in March with flu, what causes BME?", "ask_cause"),
+        ("What if I get a fever while the bone heals, what causes that?", "ask_cause"),
+        ("no fever, what causes BME?", "ask_cause"),
+        # no sign mentioned at all: the classifier's red_flag stands
+        ("what causes it, I'm in a bad way", "red_flag"),
+        # the detector firing always wins, whatever else the message remembers or imagines
+        ("I had a fever last year and now my knee is swollen, what causes it?", "red_flag"),
+    ],
+)
+def test_the_classifier_alone_does_not_route_signs_that_are_not_reported(text, expected):
+    assert _routed(text, [("red_flag", 0.6), ("ask_cause", 0.3)]) == expected
+
+
+def test_the_detector_wins_over_any_intent_and_a_fallback():
+    assert _routed("my shin is red and hot, which shoes?", [("ask_shoes", 0.9), ("red_flag", 0.05)]) == "red_flag"
+    ranking = [("nlu_fallback", 0.5), ("red_flag", 0.3), ("ask_cause", 0.2)]
+    assert _routed("something is really wrong", ranking) == "red_flag"  # the unsure red_flag is kept
