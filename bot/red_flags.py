@@ -395,6 +395,8 @@ class RedFlagDetector:
             frames = [f for f in cues["double"] if f.end <= ent.start and f.sent.start == ent.sent.start]
             return not negated if negated and frames else negated
         for cue in cues["following"] if following else []:
+            if any(_overlaps(cue, other) for other in doc.ents):
+                continue  # "gone" in "gone red" belongs to that finding
             between = doc[ent.end : cue.start]
             if ent.end <= cue.start and len(between) <= self._following_window and not any(t.is_punct for t in between):
                 return True
@@ -404,7 +406,9 @@ class RedFlagDetector:
         """Cuts each sentence into clauses (see `clauses` in the patterns file)."""
         scope = [Span(doc, start, end, label=m) for m, start, end in self._scope(doc)]
         subordinate = {s.start for s in scope if s.label_ == "subordinate"}
-        cuts = {s.start for s in scope if s.label_ == "break"} | {s.start for s in doc.sents}
+        breaks = {s.start for s in scope if s.label_ == "break"}
+        breaks -= {i for i in breaks if i and doc[i - 1].lower_ in _ARTICLES}  # "for a while" is no "while ..." clause
+        cuts = breaks | {s.start for s in doc.sents}
         ends, starts = {e.end for e in ents}, {e.start for e in ents}
         for token in doc:
             if token.lower_ not in self._clause_punctuation or _joins_words(doc, token):

@@ -54,6 +54,11 @@ def test_reports_are_found(text, categories):
         ("38.5 degrees and my shin hurts", ["fever"]),
         ("it was 101F last night and my knee aches", ["fever"]),
         ("my temp went from 36.8 to 38.6", ["fever"]),
+        # a following cue inside a finding ("gone" in "gone red") negates nothing
+        ("the ball of my foot has swollen up and gone red", ["redness", "swelling"]),
+        ("it's gone a funny red colour over the bone", ["redness"]),
+        ("I can't put my foot to the floor, it's that painful", ["weight"]),
+        ("acute inability to weight bear", ["weight"]),
     ],
 )
 def test_words_beyond_the_listed_phrases_are_found(text, categories):
@@ -80,6 +85,7 @@ def test_look_alikes_are_not_signs(text):
         "Checked my temp twice today, 36.8 both times",
         "my temperature was 98.4F this morning",
         "patient afebrile, tibial pain on loading",
+        "The skin looks fine and isn't warm. Should I ice it?",
         "I can walk fine",
         "I can still put weight on it, it just aches",
         "it isn't red",
@@ -161,6 +167,8 @@ def test_a_general_question_about_someones_sign_is_a_report():
         "I had chills at the weekend. They've gone now.",
         "the redness from the strapping went away ages ago",
         "There was a lump on my shin, but not since the spring",
+        "when I was a teenager I had a swollen ankle from netball",
+        "I couldn't walk for a while after an operation in 2016",  # "for a while" is no clause
     ],
 )
 def test_signs_that_are_over_do_not_fire(text):
