@@ -550,7 +550,7 @@ class RedFlagDetector:
                 return True
             if not self._is_question(clauses, ent):
                 continue  # "if I walk on it, it swells up": a habit, reported
-            if any(c.end <= ent.start for c in in_clause("stative", token.i)):
+            if any(c.end <= ent.start and not self._is_possessive(c) for c in in_clause("stative", token.i)):
                 continue  # "what do I do if my knee is swollen?"
             starts = {e.start for e in ents}
             changes = in_clause("change", token.i) + [
@@ -562,6 +562,10 @@ class RedFlagDetector:
             if counterfactual and in_clause("counterfactual_change", token.i):
                 return True
         return False
+
+    def _is_possessive(self, cue: Span) -> bool:
+        """ "my son's shin": an 's after a person is no "is"."""
+        return cue.text == "'s" and cue.start > 0 and cue.doc[cue.start - 1].lower_ in self._anchors
 
     def _opens_clause(self, cue: Span, clauses: Clauses) -> bool:
         first = clauses.first_token(clauses.index(cue.start))
@@ -600,7 +604,7 @@ class RedFlagDetector:
         for neighbour in (index - 1, index + 1):
             if clauses.same_sentence(index, neighbour) and not clauses.is_subordinate(neighbour):
                 return clauses.first_word(neighbour) in self._openers
-        return False
+        return clauses.first_word(index) in self._openers  # alone: "when is swelling a worry?"
 
 
 # A number that may be a temperature, with an optional unit stuck to it: "38.5", "38,5c", "101f".

@@ -141,6 +141,7 @@ def test_questions_are_told_apart_clause_by_clause(text, categories):
         "Why does it ache at night, is it because of swelling?",  # so does a "because" clause
         "Do anti-inflammatories reduce the swelling in the bone?",  # a hyphen inside a word is no break
         "Should I worry about redness over the bone in general?",  # the asker's "I" is no person with a sign
+        "when is not being able to walk a reason to go to hospital?",  # "when" alone asks
     ],
 )
 def test_general_questions_in_several_clauses_do_not_fire(text):
@@ -220,6 +221,8 @@ def test_current_signs_beside_past_words_fire(text, categories):
         "If redness appears over the bone, does that change anything?",
         "what would I do if the pain suddenly became unbearable?",
         "Say my knee swells up in the future - A&E or GP?",
+        "what do we do if my son's shin starts to swell?",  # "son's" is no "is"
+        "if I run a temperature during recovery, do I ring 999?",
     ],
 )
 def test_imagined_signs_do_not_fire(text):
