@@ -7,6 +7,9 @@ then always answers with `utter_urgent_care`).
 
 Prints sensitivity per warning sign with a 95% Clopper-Pearson interval, how often negated and
 benign messages were answered normally, and the over-triage rate; writes the figures as JSON.
+By default it runs every set: evaluation.yml, holdout.yml and blind.yml (written blind and
+scored before any tuning, development data since). It fails on any missed red flag, below 95%
+of negated messages answered normally, or above 2% of benign reports sent to urgent care.
 
 Usage: python -m bot.red_flag_evaluation [SET.yml ...] [--json results/red_flags.json]
 """
@@ -27,9 +30,11 @@ from scipy.stats import beta
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "bme.tar.gz"
-SETS = [ROOT / "tests" / "red_flags" / "evaluation.yml", ROOT / "tests" / "red_flags" / "holdout.yml"]
+SETS = [ROOT / "tests" / "red_flags" / f"{name}.yml" for name in ("evaluation", "holdout", "blind")]
 RESULTS = ROOT / "results" / "red_flags.json"
 MIN_NORMAL_RATE = 0.95  # negated and benign messages answered normally
+MIN_NEGATED_NORMAL = 0.95  # messages that deny every sign, answered normally
+MAX_BENIGN_OVER_TRIAGE = 0.02  # benign reports (pain, place, past, what-ifs...) sent to urgent care
 RED_FLAG_INTENT = "red_flag"
 
 
@@ -104,7 +109,13 @@ def print_report(results: dict[str, Any]) -> None:
 
 
 def passes(results: dict[str, Any]) -> bool:
-    return all(not r["missed"] and r["normal_rate"]["rate"] >= MIN_NORMAL_RATE for r in results.values())
+    return all(
+        not r["missed"]
+        and r["normal_rate"]["rate"] >= MIN_NORMAL_RATE
+        and r["negated_answered_normally"]["rate"] >= MIN_NEGATED_NORMAL
+        and 1 - r["benign_answered_normally"]["rate"] <= MAX_BENIGN_OVER_TRIAGE
+        for r in results.values()
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,15 +29,30 @@ def results(tmp_path_factory):
     return json.loads(out.read_text(encoding="utf-8"))
 
 
-@pytest.mark.parametrize("name", ["evaluation", "holdout"])
+SETS = ["evaluation", "holdout", "blind"]
+
+
+@pytest.mark.parametrize("name", SETS)
 def test_no_red_flag_is_missed(results, name):
     assert results[name]["missed"] == []
 
 
-@pytest.mark.parametrize("name", ["evaluation", "holdout"])
+@pytest.mark.parametrize("name", SETS)
 def test_negated_and_benign_messages_are_answered_normally(results, name):
     normal = results[name]["normal_rate"]
     assert normal["rate"] >= red_flag_evaluation.MIN_NORMAL_RATE, results[name]["over_triaged"]
+    negated = results[name]["negated_answered_normally"]
+    assert negated["rate"] >= red_flag_evaluation.MIN_NEGATED_NORMAL, results[name]["over_triaged"]
+
+
+@pytest.mark.parametrize("name", SETS)
+def test_benign_reports_are_rarely_sent_to_urgent_care(results, name):
+    benign = results[name]["benign_answered_normally"]
+    assert 1 - benign["rate"] <= red_flag_evaluation.MAX_BENIGN_OVER_TRIAGE, results[name]["over_triaged"]
+
+
+def test_every_set_is_evaluated():
+    assert sorted(p.stem for p in red_flag_evaluation.SETS) == sorted(SETS)
 
 
 def test_the_sets_are_large_enough_to_mean_something():
