@@ -399,7 +399,8 @@ class RedFlagDetector:
                 continue  # "gone" in "gone red" belongs to that finding
             between = doc[ent.end : cue.start]
             if ent.end <= cue.start and len(between) <= self._following_window and not any(t.is_punct for t in between):
-                return True
+                # "the swelling hasn't gone down": a negated following cue negates nothing
+                return not any(t.lower_ in self._resolution_negations for t in between)
         return False
 
     def _clauses(self, doc: Doc, ents: list[Span]) -> Clauses:

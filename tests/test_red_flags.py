@@ -59,6 +59,9 @@ def test_reports_are_found(text, categories):
         ("it's gone a funny red colour over the bone", ["redness"]),
         ("I can't put my foot to the floor, it's that painful", ["weight"]),
         ("acute inability to weight bear", ["weight"]),
+        ("since yesterday I can't put my weight on that foot", ["weight"]),
+        ("my ankle's hot", ["redness"]),  # "'s" is read as "have", not "is"
+        ("the swelling hasn't gone down at all", ["swelling"]),  # a negated following cue
     ],
 )
 def test_words_beyond_the_listed_phrases_are_found(text, categories):
