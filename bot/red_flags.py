@@ -167,7 +167,9 @@ class RedFlagDetector:
         self.nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
         self.nlp.initialize()
         self._lemmatizer = self.nlp.get_pipe("lemmatizer")
-        ruler = self.nlp.add_pipe("entity_ruler", config={"validate": True})
+        # phrase patterns matched on lemmas: a PhraseMatcher, several times faster than token
+        # patterns for the ~2,000 phrases ("<unable> <action>" alone makes most of them)
+        ruler = self.nlp.add_pipe("entity_ruler", config={"validate": True, "phrase_matcher_attr": "LEMMA"})
         ruler.add_patterns(self._finding_patterns(config))
         self._init_spelling(config)
         temperature = config["temperature"]
@@ -215,13 +217,13 @@ class RedFlagDetector:
         for category, spec in config["categories"].items():
             phrases = list(spec.get("phrases", []))
             phrases += [f"{u} {a}" for u in spec.get("unable", []) for a in spec.get("action", [])]
-            patterns += [{"label": category, "pattern": self._lemmas(p)} for p in phrases]
+            patterns += [{"label": category, "pattern": p.lower()} for p in phrases]
             denials = list(spec.get("denials", []))
             denials += [f"{a} {action}" for a in spec.get("able", []) for action in spec.get("action", [])]
-            patterns += [{"label": category, "id": _DENIAL, "pattern": self._lemmas(p)} for p in denials]
+            patterns += [{"label": category, "id": _DENIAL, "pattern": p.lower()} for p in denials]
         ignored = list(config["not_findings"])
         ignored += [f"{c} {thing}" for c in config["colours"] for thing in config["coloured_things"]]
-        patterns += [{"label": _IGNORED, "pattern": self._lemmas(p)} for p in ignored]
+        patterns += [{"label": _IGNORED, "pattern": p.lower()} for p in ignored]
         return patterns
 
     def _init_spelling(self, config: dict) -> None:
