@@ -15,7 +15,8 @@ import re
 from typing import Any
 
 # The parse result's key for the red-flag assessment (`Assessment.as_parse_data` in
-# bot/red_flags.py): {"categories": reported signs, "negated": denied, "mentioned": any}.
+# bot/red_flags.py): {"categories": reported signs, "negated": denied, "mentioned": any,
+# "past": over, "hypothetical": imagined}.
 RED_FLAGS_KEY = "red_flags"
 
 # The form's slots, in the order they are asked, and the warning sign each one is about.
@@ -42,7 +43,7 @@ def interpret_answer(text: str, intent: str | None, red_flags: dict[str, Any] | 
         return True
     if _UNCERTAIN.search(text.lower()):
         return True
-    if intent == "deny" or mentioned:  # mentioned, not reported: denied ("no fever at all") or asked
+    if intent == "deny" or mentioned:  # mentioned, not reported: denied ("no fever at all"), asked, over
         return False
     return None
 
