@@ -47,7 +47,8 @@ swelling appears, ..."; past forms only beside "would": "what would I do if it b
 severe?"). A stated "if" is a habit and stays a report ("if I walk on it, it swells up"), and
 so does a state after "if" ("what do I do if my knee is swollen?"): when in doubt, urgent.
 Present markers in the finding's clause ("right now", "today", "already") override, and make
-a question about the signs specific enough to be a report.
+a question about the signs specific enough to be a report; so does saying afterwards that the
+imagined sign is here ("what if I get a fever? I've got one now").
 """
 
 from __future__ import annotations
@@ -206,7 +207,7 @@ class RedFlagDetector:
         ):
             self._timing.add(kind, list(self.nlp.tokenizer.pipe(sorted(set(phrases)))))
         self._hypothetical = PhraseMatcher(self.nlp.vocab, attr="LOWER")
-        for kind in hypothetical.keys() - {"if_complements", "fronted"}:
+        for kind in hypothetical.keys() - {"if_complements", "fronted"}:  # here_now too
             self._hypothetical.add(kind, list(self.nlp.tokenizer.pipe(sorted(set(hypothetical[kind])))))
 
     def _lemmas(self, phrase: str) -> list[dict[str, str]]:
@@ -531,6 +532,9 @@ class RedFlagDetector:
         index = clauses.index(ent.start)
         clause = clauses.span(index)
         if any(_within(c, clause) for c in present):  # "what if I can't walk on it right now"
+            return False
+        # "what if I get a fever? I've got one now": the imagined sign is said to be here
+        if any(c.start >= ent.end and c.sent.start <= ent.sent.end for c in cues.get("here_now", [])):
             return False
 
         def in_clause(kind: str, after: int = clause.start) -> list[Span]:

@@ -249,6 +249,8 @@ def test_imagined_signs_do_not_fire(text):
         ("not sure if I have a fever", ["fever"]),  # "if" after a hedge is no condition
         ("Will my swelling go down one day?", ["swelling"]),  # a future cue without a condition
         ("It's the worst pain I've ever had, should I go?", ["weight"]),
+        ("what happens if I get a temperature? I've got one now, 38.2", ["fever"]),  # said to be here
+        ("what if my ankle swells up? it's already happening", ["swelling"]),
     ],
 )
 def test_current_signs_beside_hypothetical_words_fire(text, categories):
