@@ -5,7 +5,7 @@
 # Held-out NLU, the red-flag sets and the blind conversation sets, each by category.
 eval: $(MODEL)
 	$(BIN)/python -m tools.evaluate_nlu
-	$(BIN)/python -m bot.red_flag_evaluation
+	$(BIN)/python -m tools.evaluate_red_flags
 	$(BIN)/python -m tools.evaluate_conversations --quiet
 
 # Every reply the assistant can give, for a clinician's review: results/replies.md

@@ -36,8 +36,8 @@ from typing import Any
 
 import yaml
 
-from bot.red_flag_evaluation import clopper_pearson
 from bot.settings import MODEL, RESULTS, ROOT
+from tools.evaluate_red_flags import clopper_pearson
 from tools.serve import action_server_command, free_port, wait_until_ready
 
 SETS = [ROOT / "tests" / "blind" / "set1.yml"]
@@ -96,9 +96,8 @@ def judge(expect: list[str | list[str]], answers: list[str]) -> bool:
         return True
     if len(answers) != len(expect):
         return False
-    return all(
-        answer in ([part] if isinstance(part, str) else part) for part, answer in zip(expect, answers, strict=True)
-    )
+    pairs = zip(expect, answers, strict=True)  # lengths checked above
+    return all(answer in ([part] if isinstance(part, str) else part) for part, answer in pairs)
 
 
 def load_turns(path: Path) -> list[list[Turn]]:

@@ -17,7 +17,8 @@ from typing import Any
 from bot import names
 
 # The parse result's key for the red-flag assessment (`Assessment.as_parse_data` in
-# bot/red_flags.py): {"categories": reported signs, "negated": denied, "mentioned": any}.
+# bot/safety/red_flags.py): {"categories": reported signs, "negated": denied, "mentioned": any,
+# "past": over, "hypothetical": imagined}.
 RED_FLAGS_KEY = names.RED_FLAGS_KEY
 
 # The form's slots, in the order they are asked, and the warning sign each one is about.
@@ -61,7 +62,8 @@ def interpret_answer(text: str, intent: str | None, red_flags: dict[str, Any] | 
     lowered = text.lower()
     if _YES.search(lowered):
         return True
-    if intent == "deny" or mentioned or _NO.search(lowered):  # mentioned, not reported: denied or asked
+    # Mentioned, not reported: denied ("no fever at all"), asked about, or over.
+    if intent == "deny" or mentioned or _NO.search(lowered):
         return False
     if _FINE.search(lowered):  # "all fine", "temperature's normal"
         return False

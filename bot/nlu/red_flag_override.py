@@ -3,13 +3,16 @@
 It runs after the intent classifier and the FallbackClassifier, and combines two independent
 layers so that routing to urgent care never depends on a classifier's confidence:
 
-- the deterministic detector (bot/red_flags.py) firing sets `red_flag`, whatever the intent
+- the deterministic detector (bot/safety/red_flags.py) firing sets `red_flag`, whatever the intent
   classifier said;
 - the classifier's own `red_flag` prediction is kept even when its confidence was too low and
   the FallbackClassifier replaced it with `nlu_fallback`;
-- but when the message mentions warning signs only to deny them ("no fever, how long will it
-  take?", "I can still walk") or asks about them in general ("is swelling a symptom?") and
-  the classifier still said `red_flag`, the next likeliest intent answers it instead.
+- but when the message mentions warning signs without reporting one now, and the classifier
+  alone said `red_flag`, the next likeliest intent answers it instead: signs only denied ("no
+  fever, how long will it take?", "I can still walk"), asked about in general ("is swelling a
+  symptom?"), over ("I had a fever last year, what causes BME?") or imagined ("what if I get a
+  fever?"). The detector firing still always wins: a message that reports one sign now goes to
+  urgent care whatever else it denies, asks or remembers.
 
 The detector's assessment is added to the parse result under `red_flags`: the symptom check's
 form validation (actions/) reads it there.
@@ -28,10 +31,8 @@ from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME
 from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.domain.symptom_check import RED_FLAGS_KEY
-from bot.red_flags import RedFlagDetector, detector
-
-RED_FLAG_INTENT = "red_flag"
+from bot.names import RED_FLAG_INTENT, RED_FLAGS_KEY
+from bot.safety.red_flags import RedFlagDetector, detector
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
@@ -63,9 +64,9 @@ class RedFlagOverride(GraphComponent, IntentClassifier):
         classified = [r for r in ranking if r[INTENT_NAME_KEY] != DEFAULT_NLU_FALLBACK_INTENT_NAME]
         classifier_says_red_flag = bool(classified) and classified[0][INTENT_NAME_KEY] == RED_FLAG_INTENT
 
-        if assessment.fires or (classifier_says_red_flag and not assessment.only_denied_or_asked):
+        if assessment.fires or (classifier_says_red_flag and not assessment.mentioned_not_reported):
             message.set(INTENT, {INTENT_NAME_KEY: RED_FLAG_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}, add_to_output=True)
-        elif classifier_says_red_flag:  # only denied or general: answer the question
+        elif classifier_says_red_flag:  # denied, general, past or imagined: answer the question
             runner_up = next((r for r in classified if r[INTENT_NAME_KEY] != RED_FLAG_INTENT), None)
             if runner_up is not None:
                 message.set(INTENT, dict(runner_up), add_to_output=True)

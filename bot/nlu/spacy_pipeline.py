@@ -30,11 +30,21 @@ def _lemma_pattern(nlp: Language, phrase: str) -> list[dict[str, str]]:
     return [{"LEMMA": token.lemma_} for token in doc]
 
 
-def build_pipeline(vocab: Vocabulary) -> Language:
-    """A blank English pipeline with lemmas and entity-ruler patterns for our vocabulary."""
+def lemmatizing_english(*, sentences: bool = False) -> Language:
+    """A blank English pipeline with a lookup lemmatizer, initialised (and optionally a
+    sentencizer first): the base of both our NLU pipeline and the red-flag detector's. Add
+    entity-ruler patterns after this, since LEMMA patterns need the lookup tables loaded."""
     nlp = spacy.blank("en")
+    if sentences:
+        nlp.add_pipe("sentencizer")
     nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
     nlp.initialize()  # loads the lookup tables; must happen before lemmas are computed
+    return nlp
+
+
+def build_pipeline(vocab: Vocabulary) -> Language:
+    """A blank English pipeline with lemmas and entity-ruler patterns for our vocabulary."""
+    nlp = lemmatizing_english()
     patterns = [
         {"label": entity, "id": value, "pattern": _lemma_pattern(nlp, phrase)}
         for entity, values in vocab.items()

@@ -3,7 +3,7 @@
 import pytest
 
 from bot.domain.symptom_check import interpret_answer
-from bot.red_flags import detector
+from bot.safety.red_flags import detector
 
 
 @pytest.mark.parametrize(
@@ -40,9 +40,55 @@ def test_reports_are_found(text, categories):
 
 
 @pytest.mark.parametrize(
+    ("text", "categories"),
+    [
+        # clinical words
+        ("Patient is febrile at 39.1 with pain in the proximal tibia", ["fever"]),
+        ("client is pyrexial, calcaneal pain worse", ["fever"]),
+        ("new erythema over the anteromedial tibia", ["redness"]),
+        ("I'm boiling one minute and freezing the next and my shin aches", ["fever"]),
+        # misspellings not listed in the patterns file
+        ("theres a big swellng on top of my foot", ["swelling"]),
+        ("skin over the bone is reddd and hott to touch", ["redness"]),
+        # a reading with a unit is a report on its own
+        ("38.5 degrees and my shin hurts", ["fever"]),
+        ("it was 101F last night and my knee aches", ["fever"]),
+        ("my temp went from 36.8 to 38.6", ["fever"]),
+        # a following cue inside a finding ("gone" in "gone red") negates nothing
+        ("the ball of my foot has swollen up and gone red", ["redness", "swelling"]),
+        ("it's gone a funny red colour over the bone", ["redness"]),
+        ("I can't put my foot to the floor, it's that painful", ["weight"]),
+        ("acute inability to weight bear", ["weight"]),
+        ("since yesterday I can't put my weight on that foot", ["weight"]),
+        ("my ankle's hot", ["redness"]),  # "'s" is read as "have", not "is"
+        ("the swelling hasn't gone down at all", ["swelling"]),  # a negated following cue
+    ],
+)
+def test_words_beyond_the_listed_phrases_are_found(text, categories):
+    assert detector().assess(text).categories == categories
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I keep waking at night and talking in my sleep",  # English words are not respelt
+        "I'm 38 and my knee aches",  # a number without a unit is no reading
+        "I bought the red Brooks Glycerin, are they good for my ankle?",  # a colour naming a thing
+        "do pink trainers come in wide fit?",
+    ],
+)
+def test_look_alikes_are_not_signs(text):
+    assert detector().assess(text).findings == ()
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "no fever",
+        "Checked my temp twice today, 36.8 both times",
+        "my temperature was 98.4F this morning",
+        "patient afebrile, tibial pain on loading",
+        "The skin looks fine and isn't warm. Should I ice it?",
         "I can walk fine",
         "I can still put weight on it, it just aches",
         "it isn't red",
@@ -58,7 +104,7 @@ def test_reports_are_found(text, categories):
 def test_clear_negations_do_not_fire(text):
     assessment = detector().assess(text)
     assert not assessment.fires
-    assert assessment.only_denied_or_asked
+    assert assessment.mentioned_not_reported
 
 
 @pytest.mark.parametrize(
@@ -75,9 +121,145 @@ def test_general_questions_do_not_fire(text):
     assert not detector().assess(text).fires
 
 
+@pytest.mark.parametrize(
+    ("text", "categories"),
+    [
+        # a finding stated in one clause, then a question: a report
+        ("Shivery and hot, shin bone aching, should I be worried?", ["fever"]),
+        ("what now, fever and a swollen shin", ["fever", "swelling"]),
+        # a statement that only ends in "?" is no general question
+        ("bit feverish maybe? and the shin ache is worse", ["fever"]),
+        ("Running a temperature maybe?", ["fever"]),
+    ],
+)
+def test_questions_are_told_apart_clause_by_clause(text, categories):
+    assert detector().assess(text).categories == categories
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Is it serious if there's swelling, redness and fever?",  # a list stays in its clause
+        "If there's swelling over the bone, is that bad?",  # the "if" clause belongs to the question
+        "Why does it ache at night, is it because of swelling?",  # so does a "because" clause
+        "Do anti-inflammatories reduce the swelling in the bone?",  # a hyphen inside a word is no break
+        "Should I worry about redness over the bone in general?",  # the asker's "I" is no person with a sign
+        "when is not being able to walk a reason to go to hospital?",  # "when" alone asks
+    ],
+)
+def test_general_questions_in_several_clauses_do_not_fire(text):
+    assessment = detector().assess(text)
+    assert not assessment.fires and assessment.findings
+
+
+def test_a_general_question_about_someones_sign_is_a_report():
+    assert detector().assess("Should I worry about the redness over my shin in general?").fires
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I had a bad fever back in February with flu, nothing to do with my foot",
+        "years ago my knee swelled up after football",
+        "Last summer, my shin went red from sunburn",
+        "when I first injured the heel last year it was puffy for a week",
+        "I had a temperature after my flu jab last month",
+        "In 2018 I couldn't walk on it for a month",
+        "my ankle was swollen a couple of years ago",
+        "the swelling I had after the operation has settled",
+        "My shin was red and swollen after the fall but that cleared up",
+        "I had chills at the weekend. They've gone now.",
+        "the redness from the strapping went away ages ago",
+        "There was a lump on my shin, but not since the spring",
+        "when I was a teenager I had a swollen ankle from netball",
+        "I couldn't walk for a while after an operation in 2016",  # "for a while" is no clause
+    ],
+)
+def test_signs_that_are_over_do_not_fire(text):
+    assessment = detector().assess(text)
+    assert not assessment.fires
+    assert assessment.mentioned_not_reported
+    assert assessment.as_parse_data()["past"]
+
+
+@pytest.mark.parametrize(
+    ("text", "categories"),
+    [
+        # present and ongoing markers keep a sign current
+        ("I've had a fever since last year", ["fever"]),
+        ("years ago I broke my leg and now it's swollen and hot", ["swelling"]),
+        ("the swelling from last year has come back", ["swelling"]),
+        ("my knee was swollen last year and it's swollen again", ["swelling"]),
+        ("I had a fever last month. Still have it.", ["fever"]),
+        ("I had a fever last week and it hasn't gone away", ["fever"]),  # a negated resolution
+        ("After my surgery last year, I can't walk on it", ["weight"]),  # present tense
+        ("my ankle swelled up two years ago and has been swollen ever since", ["swelling"]),
+        # recent signs, and onsets, go on unless said to be over
+        ("my knee swelled up three days ago", ["swelling"]),
+        ("the fever started two weeks ago", ["fever"]),
+        # the past covers its own clause only
+        ("I had a fever last year, swelling too", ["swelling"]),
+        ("My leg was swollen but it's gone down, now it's red and hot", ["redness"]),
+        ("my knee was swollen and red, the swelling went down", ["redness", "swelling"]),
+        ("My knee is red and hot. The pain has settled a bit though.", ["redness"]),
+    ],
+)
+def test_current_signs_beside_past_words_fire(text, categories):
+    assert detector().assess(text).categories == categories
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "what if my shin swells up while I'm training?",
+        "What happens if I end up with a temperature?",
+        "Suppose I can't put my foot down one morning, then what?",
+        "Hypothetically, if my heel turned red, should I stop running?",
+        "If my daughter gets chills during her recovery, do we ring 111?",
+        "in case my ankle swells on holiday, what should I pack?",
+        "What should I do if I can't weight bear one day?",
+        "if I ever feel feverish with the knee pain, is that bad?",
+        "Should the foot ever go red and hot, do I ice it?",
+        "Were I to develop a fever, would that suggest infection?",
+        "If redness appears over the bone, does that change anything?",
+        "what would I do if the pain suddenly became unbearable?",
+        "Say my knee swells up in the future - A&E or GP?",
+        "what do we do if my son's shin starts to swell?",  # "son's" is no "is"
+        "if I run a temperature during recovery, do I ring 999?",
+    ],
+)
+def test_imagined_signs_do_not_fire(text):
+    assessment = detector().assess(text)
+    assert not assessment.fires
+    assert assessment.mentioned_not_reported
+    assert assessment.as_parse_data()["hypothetical"]
+
+
+@pytest.mark.parametrize(
+    ("text", "categories"),
+    [
+        ("What if it's red and hot right now?", ["redness"]),  # a present marker overrides
+        ("what if I get a fever, my knee is already swollen", ["swelling"]),  # another clause
+        ("My knee is swollen, what if it gets worse?", ["swelling"]),
+        ("Just in case, my son has a fever and his shin is red", ["fever", "redness"]),
+        ("What should I do if my knee is swollen and hot?", ["swelling"]),  # a state, not a change
+        ("What should I do if I can't bear weight?", ["weight"]),
+        ("If I walk on it it swells up and goes red", ["redness", "swelling"]),  # a habit, stated
+        ("I suppose it's a bit swollen", ["swelling"]),  # "suppose" not opening its clause
+        ("not sure if I have a fever", ["fever"]),  # "if" after a hedge is no condition
+        ("Will my swelling go down one day?", ["swelling"]),  # a future cue without a condition
+        ("It's the worst pain I've ever had, should I go?", ["weight"]),
+        ("what happens if I get a temperature? I've got one now, 38.2", ["fever"]),  # said to be here
+        ("what if my ankle swells up? it's already happening", ["swelling"]),
+    ],
+)
+def test_current_signs_beside_hypothetical_words_fire(text, categories):
+    assert detector().assess(text).categories == categories
+
+
 def test_a_message_without_warning_signs_mentions_none():
     assessment = detector().assess("which shoes are best for knee BME?")
-    assert assessment.findings == () and not assessment.only_denied_or_asked
+    assert assessment.findings == () and not assessment.mentioned_not_reported
 
 
 @pytest.mark.parametrize(
@@ -97,3 +279,39 @@ def test_a_message_without_warning_signs_mentions_none():
 def test_symptom_check_answers(text, intent, answer):
     red_flags = None if text.startswith("/") else detector().assess(text).as_parse_data()  # buttons skip NLU
     assert interpret_answer(text, intent, red_flags) is answer
+
+
+def _routed(text: str, ranking: list[tuple[str, float]]) -> str:
+    """The intent RedFlagOverride leaves, given the classifiers' ranking (first is the prediction)."""
+    from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+    from rasa.shared.nlu.training_data.message import Message
+
+    from bot.nlu.red_flag_override import RedFlagOverride
+
+    intents = [{"name": name, "confidence": confidence} for name, confidence in ranking]
+    message = Message(data={TEXT: text, INTENT: intents[0], INTENT_RANKING_KEY: intents})
+    RedFlagOverride(detector()).process([message])
+    return message.get(INTENT)["name"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # the classifier alone said red_flag, but the signs are over or imagined: the runner-up answers
+        ("I had a fever back in March with flu, what causes BME?", "ask_cause"),
+        ("What if I get a fever while the bone heals, what causes that?", "ask_cause"),
+        ("no fever, what causes BME?", "ask_cause"),
+        # no sign mentioned at all: the classifier's red_flag stands
+        ("what causes it, I'm in a bad way", "red_flag"),
+        # the detector firing always wins, whatever else the message remembers or imagines
+        ("I had a fever last year and now my knee is swollen, what causes it?", "red_flag"),
+    ],
+)
+def test_the_classifier_alone_does_not_route_signs_that_are_not_reported(text, expected):
+    assert _routed(text, [("red_flag", 0.6), ("ask_cause", 0.3)]) == expected
+
+
+def test_the_detector_wins_over_any_intent_and_a_fallback():
+    assert _routed("my shin is red and hot, which shoes?", [("ask_shoes", 0.9), ("red_flag", 0.05)]) == "red_flag"
+    ranking = [("nlu_fallback", 0.5), ("red_flag", 0.3), ("ask_cause", 0.2)]
+    assert _routed("something is really wrong", ranking) == "red_flag"  # the unsure red_flag is kept

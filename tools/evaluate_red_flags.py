@@ -7,8 +7,11 @@ then always answers with `utter_urgent_care`).
 
 Prints sensitivity per warning sign with a 95% Clopper-Pearson interval, how often negated and
 benign messages were answered normally, and the over-triage rate; writes the figures as JSON.
+By default it runs every set: evaluation.yml, holdout.yml and blind.yml (written blind and
+scored before any tuning, development data since). It fails on any missed red flag, below 95%
+of negated messages answered normally, or above 2% of benign reports sent to urgent care.
 
-Usage: python -m bot.red_flag_evaluation [SET.yml ...] [--json results/red_flags.json]
+Usage: python -m tools.evaluate_red_flags [SET.yml ...] [--json results/red_flags.json]
 """
 
 from __future__ import annotations
@@ -25,12 +28,14 @@ from typing import Any
 import yaml
 from scipy.stats import beta
 
-ROOT = Path(__file__).resolve().parent.parent
-MODEL = ROOT / "models" / "bme.tar.gz"
-SETS = [ROOT / "tests" / "red_flags" / "evaluation.yml", ROOT / "tests" / "red_flags" / "holdout.yml"]
-RESULTS = ROOT / "results" / "red_flags.json"
+from bot.names import RED_FLAG_INTENT
+from bot.settings import MODEL, RESULTS, ROOT
+
+SETS = [ROOT / "tests" / "red_flags" / f"{name}.yml" for name in ("evaluation", "holdout", "blind")]
+RESULTS_FILE = RESULTS / "red_flags.json"
 MIN_NORMAL_RATE = 0.95  # negated and benign messages answered normally
-RED_FLAG_INTENT = "red_flag"
+MIN_NEGATED_NORMAL = 0.95  # messages that deny every sign, answered normally
+MAX_BENIGN_OVER_TRIAGE = 0.02  # benign reports (pain, place, past, what-ifs...) sent to urgent care
 
 
 def clopper_pearson(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
@@ -104,13 +109,19 @@ def print_report(results: dict[str, Any]) -> None:
 
 
 def passes(results: dict[str, Any]) -> bool:
-    return all(not r["missed"] and r["normal_rate"]["rate"] >= MIN_NORMAL_RATE for r in results.values())
+    return all(
+        not r["missed"]
+        and r["normal_rate"]["rate"] >= MIN_NORMAL_RATE
+        and r["negated_answered_normally"]["rate"] >= MIN_NEGATED_NORMAL
+        and 1 - r["benign_answered_normally"]["rate"] <= MAX_BENIGN_OVER_TRIAGE
+        for r in results.values()
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("sets", nargs="*", type=Path, default=SETS)
-    parser.add_argument("--json", type=Path, default=RESULTS)
+    parser.add_argument("--json", type=Path, default=RESULTS_FILE)
     args = parser.parse_args(argv)
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
     from rasa.utils.log_utils import configure_structlog
