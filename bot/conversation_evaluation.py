@@ -97,7 +97,8 @@ def judge(expect: list[str | list[str]], answers: list[str]) -> bool:
         return True
     if len(answers) != len(expect):
         return False
-    return all(answer in ([part] if isinstance(part, str) else part) for part, answer in zip(expect, answers))
+    pairs = zip(expect, answers, strict=True)
+    return all(answer in ([part] if isinstance(part, str) else part) for part, answer in pairs)
 
 
 def load_turns(path: Path) -> list[list[Turn]]:
@@ -189,9 +190,8 @@ def print_report(results: dict[str, Any], show_wrong: bool = True) -> None:
         print(_line("over-triage (all)", report["over_triage"]))
         if show_wrong:
             for wrong in report["wrong"]:
-                print(
-                    f"  WRONG {wrong['id']} [{wrong['category']}] {wrong['text']!r}: {wrong['expect']} -> {wrong['got']}"
-                )
+                where = f"{wrong['id']} [{wrong['category']}] {wrong['text']!r}"
+                print(f"  WRONG {where}: {wrong['expect']} -> {wrong['got']}")
 
 
 def main(argv: list[str] | None = None) -> int:
