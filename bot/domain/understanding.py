@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from difflib import SequenceMatcher
 from typing import Any
 
@@ -27,7 +27,7 @@ from bot.domain.knowledge import Knowledge, knowledge
 from bot.domain.message_parts import sentence_spans
 from bot.domain.replies import LONG_BONES, title_of
 from bot.domain.topics import BY_INTENT, BY_NAME, DEFAULT_TOPIC, FIXED, Pick, Topic, item_for
-from bot.names import FALLBACK_INTENT, PARTS_KEY, RED_FLAG_INTENT
+from bot.names import FALLBACK_INTENT, PARTS_KEY, RED_FLAG_INTENT, RED_FLAGS_KEY
 
 CLARIFY = "clarify"
 OUT_OF_SCOPE = "out_of_scope"
@@ -88,6 +88,7 @@ class Part:
     entities: tuple[Entity, ...] = ()
     ranking: tuple[tuple[str, float], ...] = ()
     start: int = 0  # where the part starts in the message (entities' offsets are the message's)
+    names_a_sign: bool = False  # the message mentions a warning sign (the red-flag detector's view)
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,7 @@ def parts_of(message: dict[str, Any]) -> list[Part]:
         for e in message.get("entities") or []
         if e.get("entity") and e.get("value") is not None
     ]
+    names_a_sign = bool((message.get(RED_FLAGS_KEY) or {}).get("mentioned"))
     parts = []
     for raw in raw_parts:
         intent = raw.get("intent") or {}
@@ -120,6 +122,7 @@ def parts_of(message: dict[str, Any]) -> list[Part]:
                 entities=tuple(e for e in entities if start <= e.start and e.end <= end),
                 ranking=ranking,
                 start=start,
+                names_a_sign=names_a_sign,
             )
         )
     return parts
@@ -177,7 +180,7 @@ def _excluding(part: Part) -> Part:
         return part
     intent = "ask_advanced_treatment" if topic.name == "treatment" else part.intent
     kept = tuple(e for e in part.entities if e.entity not in topic.entities)
-    return Part(part.text, intent, part.confidence, kept, part.ranking, part.start)
+    return replace(part, intent=intent, entities=kept)
 
 
 def decide(part: Part, previous_topic: str | None, kb: Knowledge | None = None) -> Decision:
@@ -187,6 +190,10 @@ def decide(part: Part, previous_topic: str | None, kb: Knowledge | None = None) 
         return Decision(responses=(OUT_OF_SCOPE,))  # never a dose: the article gives none
     part = _excluding(part)
     intent = part.intent or FALLBACK_INTENT
+    if intent == "ask_red_flags" and not part.names_a_sign and part.entities:
+        # "what if it's a stress fracture?", "what if it were my shoulder?": a what-if about an
+        # item, not about a warning sign.
+        intent = "inform"
     answers = _answer_for_intent(intent, part.entities, kb)
     if answers:
         return Decision(tuple(answers))
@@ -221,7 +228,7 @@ def decide_all(
         topic = BY_INTENT.get(part.intent or "")
         names_nothing = topic is not None and not any(e.entity in topic.entities for e in part.entities)
         if names_nothing and named:
-            part = Part(part.text, part.intent, part.confidence, named, part.ranking, part.start)
+            part = replace(part, entities=named)
         decision = decide(part, previous_topic, kb)
         picks = tuple(pick for pick in decision.picks if pick.answer not in given)
         given |= {pick.answer for pick in picks}
@@ -354,7 +361,7 @@ def _statements(part: Part) -> list[Part]:
             continue
         offset = part.start + start
         entities = tuple(e for e in part.entities if offset <= e.start and e.end <= offset + len(text))
-        pieces.append(Part(text, "inform", part.confidence, entities, (), offset))
+        pieces.append(replace(part, text=text, intent="inform", entities=entities, ranking=(), start=offset))
     return pieces
 
 

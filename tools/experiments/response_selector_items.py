@@ -43,8 +43,9 @@ FAMILIES = ("treatment", "treatment.advanced")
 
 def build(directory: Path) -> None:
     import spacy
-    from bot.knowledge import knowledge
     from rasa.shared.importers.rasa import RasaFileImporter
+
+    from bot.domain.knowledge import knowledge
 
     kb = knowledge()
     items = [item for family in FAMILIES for item in kb.answers[family].items]
@@ -92,9 +93,10 @@ def score(directory: Path, first_variant: Path) -> None:
     configure_structlog(logging.ERROR)
     logging.disable(logging.WARNING)
     import spacy
-    from bot.knowledge import knowledge
-    from bot.topics import BY_NAME, item_for
     from rasa.core.agent import Agent
+
+    from bot.domain.knowledge import knowledge
+    from bot.domain.topics import BY_NAME, item_for
 
     kb = knowledge()
     items = {item for family in FAMILIES for item in kb.answers[family].items}
