@@ -155,9 +155,11 @@ class LinearSvmIntentClassifier(GraphComponent, IntentClassifier):
         return messages
 
     def _rank(self, texts: list[str]) -> list[list[dict[str, Any]]]:
-        intents = self._pipeline.classes_
+        pipeline = self._pipeline
+        assert pipeline is not None, "process() checks that the classifier is trained"
+        intents = pipeline.classes_
         rankings = []
-        for confidences in self._pipeline.predict_proba(texts):
+        for confidences in pipeline.predict_proba(texts):
             order = np.argsort(-confidences)[: self._config["ranking_length"]]
             rankings.append(
                 [{INTENT_NAME_KEY: str(intents[i]), PREDICTED_CONFIDENCE_KEY: float(confidences[i])} for i in order]
@@ -177,7 +179,7 @@ class LinearSvmIntentClassifier(GraphComponent, IntentClassifier):
             return
         if len({r[0][INTENT_NAME_KEY] for r in rankings}) == 1:
             return  # one question, perhaps about two things ("shoes for the knee, and the hip?")
-        parts = [
+        parts: list[dict[str, Any]] = [
             {"text": text[start:end], "start": start, "end": end, INTENT: r[0], INTENT_RANKING_KEY: r[:5]}
             for (start, end), r in zip(spans, rankings, strict=True)
         ]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import spacy
 from spacy.language import Language
@@ -45,7 +45,7 @@ def lemmatizing_english(*, sentences: bool = False) -> Language:
 def build_pipeline(vocab: Vocabulary) -> Language:
     """A blank English pipeline with lemmas and entity-ruler patterns for our vocabulary."""
     nlp = lemmatizing_english()
-    patterns = [
+    patterns: list[dict[str, Any]] = [
         {"label": entity, "id": value, "pattern": _lemma_pattern(nlp, phrase)}
         for entity, values in vocab.items()
         for value, phrases in values.items()

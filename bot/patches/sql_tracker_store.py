@@ -15,6 +15,7 @@ import json
 
 import sqlalchemy
 from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 
@@ -23,7 +24,7 @@ class FastRetrieve:
     """Mixin for a `SQLTrackerStore` subclass: Rasa's `_retrieve`, with the query built once."""
 
     engine: sqlalchemy.engine.Engine
-    domain: object
+    domain: Domain | None
 
     async def _retrieve(self, sender_id: str, fetch_events_from_all_sessions: bool) -> DialogueStateTracker | None:
         """Rasa's query (the current session's events, or all of them, in insertion order),

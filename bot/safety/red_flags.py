@@ -59,10 +59,13 @@ from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from pathlib import Path
+from typing import cast
 
 import yaml
 from negspacy.termsets import termset
 from spacy.matcher import PhraseMatcher
+from spacy.pipeline import EntityRuler, Lemmatizer
+from spacy.tokenizer import Tokenizer
 from spacy.tokens import Doc, Span, Token
 from spacy.util import filter_spans
 
@@ -165,10 +168,12 @@ class RedFlagDetector:
         self._fronted = set(hypothetical["fronted"])
 
         self.nlp = lemmatizing_english(sentences=True)
-        self._lemmatizer = self.nlp.get_pipe("lemmatizer")
+        self._lemmatizer = cast(Lemmatizer, self.nlp.get_pipe("lemmatizer"))
         # phrase patterns matched on lemmas: a PhraseMatcher, several times faster than token
         # patterns for the ~2,000 phrases ("<unable> <action>" alone makes most of them)
-        ruler = self.nlp.add_pipe("entity_ruler", config={"validate": True, "phrase_matcher_attr": "LEMMA"})
+        ruler = cast(
+            EntityRuler, self.nlp.add_pipe("entity_ruler", config={"validate": True, "phrase_matcher_attr": "LEMMA"})
+        )
         ruler.add_patterns(self._finding_patterns(config))
         self._init_spelling(config)
         temperature = config["temperature"]
@@ -178,6 +183,7 @@ class RedFlagDetector:
         self._temperature_window = int(temperature["window"])
 
         clinical = termset("en_clinical").get_patterns()
+        tokenizer = cast(Tokenizer, self.nlp.tokenizer)
         self._cues = PhraseMatcher(self.nlp.vocab, attr="LOWER")
         for kind, phrases in (
             ("pseudo", negation["pseudo"]),
@@ -186,14 +192,14 @@ class RedFlagDetector:
             ("following", clinical["following_negations"] + negation["following"]),
             ("termination", clinical["termination"] + negation["termination"]),
         ):
-            self._cues.add(kind, list(self.nlp.tokenizer.pipe(sorted(set(phrases)))))
+            self._cues.add(kind, list(tokenizer.pipe(sorted(set(phrases)))))
         self._scope = PhraseMatcher(self.nlp.vocab, attr="LOWER")
         for kind, phrases in (
             ("break", clauses["breaks"]),
             ("subordinate", clauses["subordinate"]),
             ("general", config["general_scope"]),
         ):
-            self._scope.add(kind, list(self.nlp.tokenizer.pipe(sorted(set(phrases)))))
+            self._scope.add(kind, list(tokenizer.pipe(sorted(set(phrases)))))
         self._timing = PhraseMatcher(self.nlp.vocab, attr="LOWER")
         for kind, phrases in (
             ("past_time", past["time"] + [f"last {x}" for x in past["last"]]),
@@ -203,10 +209,10 @@ class RedFlagDetector:
             ("ongoing", config["ongoing"]),
             ("onset", config["onset"]),
         ):
-            self._timing.add(kind, list(self.nlp.tokenizer.pipe(sorted(set(phrases)))))
+            self._timing.add(kind, list(tokenizer.pipe(sorted(set(phrases)))))
         self._hypothetical = PhraseMatcher(self.nlp.vocab, attr="LOWER")
         for kind in hypothetical.keys() - {"if_complements", "fronted"}:  # here_now too
-            self._hypothetical.add(kind, list(self.nlp.tokenizer.pipe(sorted(set(hypothetical[kind])))))
+            self._hypothetical.add(kind, list(tokenizer.pipe(sorted(set(hypothetical[kind])))))
 
     def _lemmas(self, phrase: str) -> list[dict[str, str]]:
         return [{"LEMMA": token.lemma_} for token in self._lemmatizer(self.nlp.make_doc(phrase.lower()))]
@@ -282,7 +288,7 @@ class RedFlagDetector:
                 self._respell(doc)
             doc = pipe(doc)
         readings = [s for s in self._readings(doc) if not any(_overlaps(s, e) for e in doc.ents)]
-        doc.ents = sorted([*doc.ents, *readings], key=lambda e: e.start)
+        doc.ents = tuple(sorted([*doc.ents, *readings], key=lambda e: e.start))  # type: ignore[assignment]  # spaCy types ents as a 1-tuple
         return doc
 
     def _temperature(self, token: Token) -> tuple[float, str] | None:
@@ -307,7 +313,8 @@ class RedFlagDetector:
             reading = self._temperature(token)
             if reading is None or not self._is_fever(*reading):
                 continue
-            has_unit = bool(_READING.match(token.lower_).group(2))
+            match = _READING.match(token.lower_)
+            has_unit = bool(match and match.group(2))
             unit_next = token.i + 1 < len(doc) and doc[token.i + 1].lower_ in self._units
             if has_unit or unit_next:
                 spans.append(Span(doc, token.i, token.i + 1 + (unit_next and not has_unit), label="fever"))
@@ -377,9 +384,9 @@ class RedFlagDetector:
         following: bool = True,
     ) -> bool:
         same_sentence = previous is not None and previous.sent.start == ent.sent.start
-        if same_sentence and _is_list_continuation(doc[previous.end : ent.start]):
+        if previous is not None and same_sentence and _is_list_continuation(doc[previous.end : ent.start]):
             return previous_negated  # "no fever, swelling or redness"
-        scope_start = previous.end if same_sentence else ent.sent.start
+        scope_start = previous.end if previous is not None and same_sentence else ent.sent.start
         stops = [t.end for t in cues["termination"] if scope_start <= t.start < ent.start]
         if stops:
             scope_start = max(stops)
