@@ -28,6 +28,7 @@ before it. It is saved with skops, loading only the types it is known to contain
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,7 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.classifier import IntentClassifier
+from rasa.shared.exceptions import RasaException
 from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
@@ -61,6 +63,31 @@ _FILE_NAME = "classifier.skops"
 
 # A greeting or thanks beside a question does not lead: "hi! what causes BME?" is ask_cause.
 _SMALL_TALK = {"greet", "thank", "goodbye", "affirm", "deny"}
+
+
+class ClassifierFileError(RasaException):
+    """The saved classifier is missing, damaged or not one this component saved: the model
+    must not load, or the assistant would serve with no intents at all."""
+
+
+def _read_classifier(path: Path) -> Pipeline:
+    """The saved pipeline, loading only the types this component saves."""
+    advice = "retrain with `make train` (or delete models/ and run `make run`)"
+    if not path.exists():
+        raise ClassifierFileError(f"The intent classifier's file {path} is missing: {advice}.")
+    try:
+        unexpected = set(skops.io.get_untrusted_types(file=path)) - set(_SAVED_TYPES)
+    except Exception as error:  # skops raises whatever its zip and JSON readers raise
+        raise ClassifierFileError(f"The intent classifier's file {path} is damaged ({error}): {advice}.") from error
+    if unexpected:
+        raise ClassifierFileError(
+            f"The intent classifier's file {path} holds types this classifier never saves "
+            f"({', '.join(sorted(unexpected))}): it is not ours, so it is not loaded; {advice}."
+        )
+    try:
+        return skops.io.load(path, trusted=_SAVED_TYPES)
+    except Exception as error:
+        raise ClassifierFileError(f"The intent classifier's file {path} is damaged ({error}): {advice}.") from error
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
@@ -134,13 +161,9 @@ class LinearSvmIntentClassifier(GraphComponent, IntentClassifier):
     ) -> LinearSvmIntentClassifier:
         try:
             with model_storage.read_from(resource) as directory:
-                path = directory / _FILE_NAME
-                unexpected = set(skops.io.get_untrusted_types(file=path)) - set(_SAVED_TYPES)
-                if unexpected:
-                    raise ValueError(f"{path} holds types this classifier never saves: {sorted(unexpected)}")
-                pipeline = skops.io.load(path, trusted=_SAVED_TYPES)
-        except ValueError as error:  # Rasa's storage raises ValueError for a missing resource
-            logger.warning("%s not loaded (%s): it will predict no intent.", cls.__name__, error)
+                pipeline = _read_classifier(directory / _FILE_NAME)
+        except ValueError:  # only Rasa's storage raises it: nothing was saved (no intent examples)
+            logger.warning("%s was not trained (no intent examples): it predicts no intent.", cls.__name__)
             pipeline = None
         return cls(config, model_storage, resource, pipeline)
 

@@ -16,7 +16,7 @@ from rasa.shared.importers.rasa import RasaFileImporter
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.nlu.linear_svm_intent_classifier import LinearSvmIntentClassifier
+from bot.nlu.linear_svm_intent_classifier import ClassifierFileError, LinearSvmIntentClassifier
 from bot.settings import ROOT
 
 CONTEXT = ExecutionContext(GraphSchema({}), "test")
@@ -80,11 +80,19 @@ def test_a_saved_classifier_answers_the_same(trained):
         assert classify(loaded, text).get(INTENT_RANKING_KEY) == classify(classifier, text).get(INTENT_RANKING_KEY)
 
 
-def test_a_model_file_with_types_it_never_saves_is_not_loaded(tmp_path):
+def test_a_foreign_classifier_file_stops_loading_with_a_clear_message(tmp_path):
     storage, resource = LocalModelStorage(tmp_path), Resource("intent_classifier")
     with storage.write_to(resource) as directory:
         skops.io.dump(
             {"not": "a classifier", "odd": __import__("fractions").Fraction(1, 3)}, directory / "classifier.skops"
         )
-    loaded = LinearSvmIntentClassifier.load({}, storage, resource, CONTEXT)
-    assert classify(loaded, "what is bme").get(INTENT) is None  # no intent: Rasa's fallback answers
+    with pytest.raises(ClassifierFileError, match=r"holds types this classifier never saves.*make train"):
+        LinearSvmIntentClassifier.load({}, storage, resource, CONTEXT)
+
+
+def test_a_damaged_classifier_file_stops_loading_with_a_clear_message(tmp_path):
+    storage, resource = LocalModelStorage(tmp_path), Resource("intent_classifier")
+    with storage.write_to(resource) as directory:
+        (directory / "classifier.skops").write_bytes(b"PK\x03\x04 not really a zip file")
+    with pytest.raises(ClassifierFileError, match=r"is damaged.*make train"):
+        LinearSvmIntentClassifier.load({}, storage, resource, CONTEXT)

@@ -1,0 +1,145 @@
+"""What a message asks for (bot/domain/understanding.py) and where it holds several questions
+(bot/domain/message_parts.py), on their own: no Rasa, no model."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.domain.message_parts import candidate_parts
+from bot.domain.topics import Pick, payload_for
+from bot.domain.understanding import Entity, Part, decide, decide_all, read_choice
+
+
+def part(text: str, intent: str | None, confidence: float = 0.9, **entities: str) -> Part:
+    found = tuple(Entity(kind, value, 0, len(text)) for kind, value in entities.items())
+    return Part(text, intent, confidence, found)
+
+
+def answers(decision) -> list[str]:
+    return [pick.answer for pick in decision.picks]
+
+
+@pytest.mark.parametrize(
+    ("text", "parts"),
+    [
+        ("what causes it and how long does it take to heal?", ["what causes it", "how long does it take to heal?"]),
+        ("is it serious? and do I need surgery?", ["is it serious?", "do I need surgery?"]),
+        ("which shoes for my knee, and can I still run?", ["which shoes for my knee", "can I still run?"]),
+        ("hip - and can I still swim?", ["hip", "can I still swim?"]),
+        ("symptoms of bme + what are the warning signs", ["symptoms of bme", "what are the warning signs"]),
+        # a statement is context for the question beside it, not a question of its own
+        ("What shoes should my dad buy? He has bone marrow edema", None),
+        ("I have a fever and my knee is swollen", None),
+        ("can I walk and run with it?", None),
+    ],
+)
+def test_a_message_is_cut_into_its_questions(text, parts):
+    found = [text[start:end] for start, end in candidate_parts(text)]
+    assert found == (parts or [text])
+
+
+def test_an_item_named_in_a_topic_question_is_answered_directly():
+    assert answers(decide(part("does naproxen help?", "ask_treatment", treatment="nsaids"), None)) == [
+        "treatment.nsaids"
+    ]
+    assert answers(decide(part("recovery time for AVN?", "ask_recovery_time", cause="avascular_necrosis"), None)) == [
+        "recovery.avascular_necrosis"
+    ]
+
+
+def test_a_topic_question_naming_nothing_gets_the_overview():
+    assert answers(decide(part("what causes it?", "ask_cause"), None)) == ["causes"]
+
+
+def test_a_bare_value_continues_the_previous_topic_or_picks_its_own():
+    assert answers(decide(part("and the hip?", "inform", location="hip"), "shoes")) == ["shoes.hip"]
+    assert answers(decide(part("and for AVN?", "inform", cause="avascular_necrosis"), "recovery")) == [
+        "recovery.avascular_necrosis"
+    ]
+    assert answers(decide(part("and a CT?", "inform", modality="ct"), "shoes")) == ["imaging.ct"]
+
+
+def test_a_what_if_about_an_item_is_a_follow_up_not_a_warning_sign_question():
+    what_if = part("what if it's a stress fracture?", "ask_red_flags", cause="stress_fracture")
+    assert answers(decide(what_if, "recovery")) == ["recovery.stress_fracture"]
+    signs = Part("what if I get a fever?", "ask_red_flags", 0.9, (), (), 0, names_a_sign=True)
+    assert answers(decide(signs, "recovery")) == ["red_flags"]
+
+
+def test_items_set_aside_leave_the_rest_of_the_list():
+    aside = part("what if rest and physio aren't working?", "ask_treatment", treatment="relative_rest")
+    assert answers(decide(aside, None)) == ["treatment.advanced"]
+
+
+def test_a_dose_is_never_answered():
+    dose = decide(part("how many mg of naproxen should I take?", "ask_treatment", treatment="nsaids"), None)
+    assert dose.picks == () and dose.responses == ("out_of_scope",)
+
+
+def test_unsure_offers_the_likeliest_answers_or_answers_a_clear_winner():
+    unsure = Part("the thing", "nlu_fallback", 0.5, (), (("ask_cause", 0.25), ("faq_walking", 0.2), ("help", 0.1)))
+    assert decide(unsure, None).clarify == ("causes", "faq.walking")
+    clear = Part("shoes thing", "nlu_fallback", 0.5, (), (("ask_shoes", 0.45), ("faq_walking", 0.1)))
+    assert answers(decide(clear, None)) == ["shoes"]
+
+
+def test_several_questions_get_every_answer_once_and_a_fragment_nothing():
+    decisions = decide_all(
+        [
+            part("can RA cause this", "ask_cause", cause="inflammatory_arthritis"),
+            part("what pattern would the MRI show", "ask_mri_patterns"),  # borrows the RA
+            part("worth it?", "out_of_scope"),
+        ],
+        None,
+    )
+    assert [answers(d) for d in decisions] == [
+        ["causes.inflammatory_arthritis"],
+        ["mri_patterns.inflammatory_arthritis"],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("reply", "topic", "expected"),
+    [
+        (part("left knee", "inform", location="knee"), "shoes", "shoes.knee"),
+        (part("the second one", "inform"), "causes", "causes.stress_fracture"),
+        (part("number two", "deny"), "treatment", "treatment.ice"),
+        (part("the last", "inform"), "diagnosis", "imaging.ultrasound"),
+        (part("inflamatory arthritis", "nlu_fallback", 0.5), "recovery", "recovery.inflammatory_arthritis"),
+        (part("the bisphosphonate one", "inform", treatment="bisphosphonates"), "causes", "causes.medication"),
+    ],
+)
+def test_a_typed_answer_to_the_assistants_question_is_read(reply, topic, expected):
+    choice = read_choice([reply], topic)
+    assert choice is not None and choice.pick.answer == expected
+
+
+def test_a_different_question_is_not_taken_as_the_answer():
+    other = part("how long does knee BME take to heal?", "ask_recovery_time", location="knee")
+    assert read_choice([other], "shoes") is None
+
+
+def test_a_statement_before_a_question_can_be_the_answer():
+    text = "overuse i think, too much running. what shoes should i get?"
+    whole = Part(text, "ask_shoes", 0.8, (Entity("cause", "overuse", 0, 7),))
+    choice = read_choice([whole], "recovery")
+    assert choice is not None and choice.pick.answer == "recovery.overuse" and choice.part is None
+
+
+@pytest.mark.parametrize(
+    ("answer", "payload"),
+    [
+        ("causes", "/ask_cause"),
+        ("causes.overuse", '/ask_cause{"cause": "overuse"}'),
+        ("treatment.eswt", '/ask_advanced_treatment{"treatment": "eswt"}'),
+        ("shoes.knee", '/ask_shoes{"location": "knee"}'),
+        ("faq.walking", "/faq_walking"),
+        ("symptom_check.weight", "/symptom_check"),
+    ],
+)
+def test_every_offered_answer_has_a_message_that_asks_for_it(answer, payload):
+    assert payload_for(answer) == payload
+
+
+def test_a_long_bone_is_asked_about():
+    assert decide(part("shoes for my shin?", "ask_shoes", location="tibia"), None).picks == (Pick("shoes", "tibia"),)
