@@ -80,10 +80,10 @@ class ActionAnswer(Action):
         return "action_answer"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        parts = parts_of(tracker.latest_message)
+        choice = tracker.get_slot(CHOICE_SLOT)
+        parts = parts_of(tracker.latest_message, join_lead_in=not choice)
         topic = tracker.get_slot(TOPIC_SLOT)
         said: list[Reply] = []
-        choice = tracker.get_slot(CHOICE_SLOT)
         if choice:  # a typed answer to the assistant's question, read by the choice form
             said.append(reply(Pick(choice["answer"], choice.get("value"))))
             say(dispatcher, said[-1])
@@ -145,7 +145,7 @@ class ValidateChoiceForm(FormValidationAction):
         # Only the reply to the question: never the message that made the assistant ask it.
         if _answered_since_the_message(tracker) or not tracker.get_slot(TOPIC_SLOT):
             return {}
-        found = read_choice(parts_of(tracker.latest_message), tracker.get_slot("topic"))
+        found = read_choice(parts_of(tracker.latest_message, join_lead_in=False), tracker.get_slot(TOPIC_SLOT))
         if found is None:
             return {}
         return {CHOICE_SLOT: {"answer": found.pick.answer, "value": found.pick.value, "part": found.part}}

@@ -11,8 +11,10 @@ URGENT_RESPONSE = "utter_urgent_care"
 # The parse result's key for the red-flag detector's assessment (bot/nlu/red_flag_override.py).
 RED_FLAGS_KEY = "red_flags"
 
-# The parse result's key for the questions of a message that asks several.
+# The parse result's keys for the questions of a message that asks several, and for how the
+# undivided message was classified.
 PARTS_KEY = "parts"
+WHOLE_KEY = "whole_message"
 
 # Rasa's fallback intent (FallbackClassifier), and the one action that answers questions.
 FALLBACK_INTENT = "nlu_fallback"

@@ -27,7 +27,7 @@ from bot.domain.knowledge import Knowledge, knowledge
 from bot.domain.message_parts import sentence_spans
 from bot.domain.replies import LONG_BONES, title_of
 from bot.domain.topics import BY_INTENT, BY_NAME, DEFAULT_TOPIC, FIXED, Pick, Topic, item_for
-from bot.names import FALLBACK_INTENT, PARTS_KEY, RED_FLAG_INTENT, RED_FLAGS_KEY
+from bot.names import FALLBACK_INTENT, PARTS_KEY, RED_FLAG_INTENT, RED_FLAGS_KEY, WHOLE_KEY
 
 CLARIFY = "clarify"
 OUT_OF_SCOPE = "out_of_scope"
@@ -100,9 +100,16 @@ class Decision:
     responses: tuple[str, ...] = field(default=())  # conversation answers (domain responses)
 
 
-def parts_of(message: dict[str, Any]) -> list[Part]:
-    """The questions of a parsed message (Rasa's parse data, as the tracker keeps it)."""
+def parts_of(message: dict[str, Any], *, join_lead_in: bool = True) -> list[Part]:
+    """The questions of a parsed message (Rasa's parse data, as the tracker keeps it).
+
+    A short lead-in that names something, then a question about it ("RA bone oedema, how long
+    to settle?", "scintigraphy - worth it?") is one question: the undivided message, as the
+    classifier read it whole. Not when the lead-in may be a typed answer to the assistant's own
+    question (`join_lead_in=False`: "hip - and can I still swim?")."""
     raw_parts = message.get(PARTS_KEY) or [message]
+    if join_lead_in and len(raw_parts) == 2 and message.get(WHOLE_KEY) and _is_lead_in(message, raw_parts):
+        raw_parts = [{**message[WHOLE_KEY], "text": message.get("text") or ""}]
     entities = [
         Entity(e["entity"], str(e["value"]), int(e.get("start", 0)), int(e.get("end", 0)))
         for e in message.get("entities") or []
@@ -126,6 +133,27 @@ def parts_of(message: dict[str, Any]) -> list[Part]:
             )
         )
     return parts
+
+
+_ANAPHOR = re.compile(r"\b(it|its|that|this|they|them|those|these)\b", re.IGNORECASE)
+_LEAD_IN_WORDS = 6
+_ELLIPTICAL_WORDS = 5
+
+
+def _is_lead_in(message: dict[str, Any], raw_parts: list[dict[str, Any]]) -> bool:
+    """A first part that names something without asking, then a question that refers back to it
+    or leaves it out ("how long to settle?")."""
+    first, second = raw_parts
+    lead, question = first.get("text") or "", second.get("text") or ""
+    if lead.rstrip().endswith("?") or _QUESTION_START.match(lead) or len(lead.split()) > _LEAD_IN_WORDS:
+        return False
+
+    def names(part: dict[str, Any]) -> bool:
+        start, end = part.get("start", 0), part.get("end", 0)
+        return any(start <= e.get("start", -1) and e.get("end", -1) <= end for e in message.get("entities") or [])
+
+    refers_back = bool(_ANAPHOR.search(question)) or len(question.split()) <= _ELLIPTICAL_WORDS
+    return names(first) and not names(second) and refers_back
 
 
 def _picks_for(topic: Topic, entities: Iterable[Entity], kb: Knowledge) -> list[Pick]:

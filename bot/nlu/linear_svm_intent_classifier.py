@@ -48,7 +48,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.svm import LinearSVC
 
 from bot.domain.message_parts import candidate_parts
-from bot.names import PARTS_KEY
+from bot.names import PARTS_KEY, WHOLE_KEY
 
 logger = logging.getLogger(__name__)
 
@@ -206,6 +206,8 @@ class LinearSvmIntentClassifier(GraphComponent, IntentClassifier):
             {"text": text[start:end], "start": start, "end": end, INTENT: r[0], INTENT_RANKING_KEY: r[:5]}
             for (start, end), r in zip(spans, rankings, strict=True)
         ]
+        whole = {INTENT: message.get(INTENT), INTENT_RANKING_KEY: (message.get(INTENT_RANKING_KEY) or [])[:5]}
+        message.set(WHOLE_KEY, whole, add_to_output=True)
         lead = next((p for p in parts if p[INTENT][INTENT_NAME_KEY] not in _SMALL_TALK), parts[0])
         message.set(INTENT, lead[INTENT], add_to_output=True)
         message.set(INTENT_RANKING_KEY, lead[INTENT_RANKING_KEY], add_to_output=True)
