@@ -37,7 +37,7 @@ from typing import Any
 import yaml
 
 from bot.settings import MODEL, RESULTS, ROOT
-from tools.evaluate_red_flags import clopper_pearson
+from tools.proportions import line, rate
 from tools.serve import action_server_command, free_port, wait_until_ready
 
 SETS = [ROOT / "tests" / "blind" / "set1.yml"]
@@ -145,11 +145,6 @@ def evaluate(sets: list[Path], model: Path = MODEL) -> dict[str, Any]:
         actions.wait(10)
 
 
-def _rate(hits: int, n: int) -> dict[str, Any]:
-    low, high = clopper_pearson(hits, n) if n else (0.0, 1.0)
-    return {"hits": hits, "n": n, "rate": hits / n if n else None, "ci95": [low, high]}
-
-
 def score(turns: list[Turn]) -> dict[str, Any]:
     by_category: dict[str, list[Turn]] = defaultdict(list)
     for turn in turns:
@@ -157,11 +152,11 @@ def score(turns: list[Turn]) -> dict[str, Any]:
     urgent = [t for t in turns if t.expect == [URGENT]]
     not_urgent = [t for t in turns if t.expect != [URGENT]]
     return {
-        "overall": _rate(sum(t.right for t in turns), len(turns)),
-        "categories": {c: _rate(sum(t.right for t in ts), len(ts)) for c, ts in sorted(by_category.items())},
-        "red_flag_recall": _rate(sum(URGENT in t.answers for t in urgent), len(urgent)),
-        "over_triage": _rate(sum(URGENT in t.answers for t in not_urgent), len(not_urgent)),
-        "benign_over_triage": _rate(
+        "overall": rate(sum(t.right for t in turns), len(turns)),
+        "categories": {c: rate(sum(t.right for t in ts), len(ts)) for c, ts in sorted(by_category.items())},
+        "red_flag_recall": rate(sum(URGENT in t.answers for t in urgent), len(urgent)),
+        "over_triage": rate(sum(URGENT in t.answers for t in not_urgent), len(not_urgent)),
+        "benign_over_triage": rate(
             sum(URGENT in t.answers for t in by_category.get("benign", [])), len(by_category.get("benign", []))
         ),
         "wrong": [
@@ -172,21 +167,15 @@ def score(turns: list[Turn]) -> dict[str, Any]:
     }
 
 
-def _line(label: str, r: dict[str, Any]) -> str:
-    low, high = r["ci95"]
-    rate = f"{r['rate']:6.1%}" if r["rate"] is not None else "     -"
-    return f"  {label:22} {r['hits']:4d}/{r['n']:<4d} {rate}  (95% CI {low:.1%}-{high:.1%})"
-
-
 def print_report(results: dict[str, Any], show_wrong: bool = True) -> None:
     for name, report in results.items():
         print(f"\n{name}: turns answered right")
         for category, r in report["categories"].items():
-            print(_line(category, r))
-        print(_line("overall", report["overall"]))
-        print(_line("red flags routed", report["red_flag_recall"]))
-        print(_line("over-triage (benign)", report["benign_over_triage"]))
-        print(_line("over-triage (all)", report["over_triage"]))
+            print(line(category, r))
+        print(line("overall", report["overall"]))
+        print(line("red flags routed", report["red_flag_recall"]))
+        print(line("over-triage (benign)", report["benign_over_triage"]))
+        print(line("over-triage (all)", report["over_triage"]))
         if show_wrong:
             for wrong in report["wrong"]:
                 where = f"{wrong['id']} [{wrong['category']}]"

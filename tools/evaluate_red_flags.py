@@ -26,29 +26,16 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from scipy.stats import beta
 
 from bot.names import RED_FLAG_INTENT
 from bot.settings import MODEL, RESULTS, ROOT
+from tools.proportions import line, rate
 
 SETS = [ROOT / "tests" / "red_flags" / f"{name}.yml" for name in ("evaluation", "holdout", "blind")]
 RESULTS_FILE = RESULTS / "red_flags.json"
 MIN_NORMAL_RATE = 0.95  # negated and benign messages answered normally
 MIN_NEGATED_NORMAL = 0.95  # messages that deny every sign, answered normally
 MAX_BENIGN_OVER_TRIAGE = 0.02  # benign reports (pain, place, past, what-ifs...) sent to urgent care
-
-
-def clopper_pearson(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Exact binomial confidence interval for a proportion."""
-    alpha = 1 - confidence
-    low = 0.0 if successes == 0 else float(beta.ppf(alpha / 2, successes, n - successes + 1))
-    high = 1.0 if successes == n else float(beta.ppf(1 - alpha / 2, successes + 1, n - successes))
-    return low, high
-
-
-def _rate(hits: int, n: int) -> dict[str, Any]:
-    low, high = clopper_pearson(hits, n) if n else (0.0, 1.0)
-    return {"hits": hits, "n": n, "rate": hits / n if n else None, "ci95": [low, high]}
 
 
 def score(items: dict[str, list[dict]], routed: dict[str, bool]) -> dict[str, Any]:
@@ -58,16 +45,16 @@ def score(items: dict[str, list[dict]], routed: dict[str, bool]) -> dict[str, An
     report: dict[str, Any] = {"sensitivity": {}, "missed": [], "over_triaged": []}
     for category in categories:
         members = [i for i in red if category in i["categories"]]
-        report["sensitivity"][category] = _rate(sum(routed[i["text"]] for i in members), len(members))
-    report["sensitivity"]["all"] = _rate(sum(routed[i["text"]] for i in red), len(red))
+        report["sensitivity"][category] = rate(sum(routed[i["text"]] for i in members), len(members))
+    report["sensitivity"]["all"] = rate(sum(routed[i["text"]] for i in red), len(red))
     report["missed"] = [i["text"] for i in red if not routed[i["text"]]]
     for kind in ("negated", "benign"):
         group = items.get(kind, [])
-        report[f"{kind}_answered_normally"] = _rate(sum(not routed[i["text"]] for i in group), len(group))
+        report[f"{kind}_answered_normally"] = rate(sum(not routed[i["text"]] for i in group), len(group))
         report["over_triaged"] += [i["text"] for i in group if routed[i["text"]]]
     normal = [i for kind in ("negated", "benign") for i in items.get(kind, [])]
-    report["normal_rate"] = _rate(sum(not routed[i["text"]] for i in normal), len(normal))
-    report["over_triage_rate"] = _rate(sum(routed[i["text"]] for i in normal), len(normal))
+    report["normal_rate"] = rate(sum(not routed[i["text"]] for i in normal), len(normal))
+    report["over_triage_rate"] = rate(sum(routed[i["text"]] for i in normal), len(normal))
     return report
 
 
@@ -89,19 +76,14 @@ def evaluate(sets: list[Path], model: Path = MODEL) -> dict[str, Any]:
     return {name: score(items, routed) for name, items in loaded.items()}
 
 
-def _line(label: str, r: dict[str, Any]) -> str:
-    low, high = r["ci95"]
-    return f"  {label:22} {r['hits']:4d}/{r['n']:<4d} {r['rate']:6.1%}  (95% CI {low:.1%}-{high:.1%})"
-
-
 def print_report(results: dict[str, Any]) -> None:
     for name, report in results.items():
         print(f"\n{name}: sensitivity (routed to urgent care)")
         for category, r in report["sensitivity"].items():
-            print(_line(category, r))
-        print(_line("negated: normal", report["negated_answered_normally"]))
-        print(_line("benign: normal", report["benign_answered_normally"]))
-        print(_line("over-triage", report["over_triage_rate"]))
+            print(line(category, r))
+        print(line("negated: normal", report["negated_answered_normally"]))
+        print(line("benign: normal", report["benign_answered_normally"]))
+        print(line("over-triage", report["over_triage_rate"]))
         for text in report["missed"]:
             print(f"  MISSED: {text}")
         for text in report["over_triaged"]:

@@ -6,7 +6,7 @@ that the red-flag detector recognises ("it's a little puffy").
 
 The detector runs in Rasa's NLU (bot/nlu/red_flag_override.py), which puts its assessment in
 the parse result under `RED_FLAGS_KEY`; this module only reads it. So the action server, which
-imports this module, needs no spaCy: that keeps it at about 40 MB instead of about 480 MB.
+imports this module, needs no spaCy, and stays a small process.
 """
 
 from __future__ import annotations

@@ -1,23 +1,15 @@
 """A Rasa NLU intent classifier: a linear SVM over TF-IDF character n-grams.
 
-Why not DIET: on our 171 held-out questions this scores the same (0.977), trains in about a
-second instead of 40, and classifies a message in about 1 ms instead of about 4 ms. DIET was
-the largest cost left in answering a message (py-spy under `make bench`): a TensorFlow call
-with its input conversion, after three featurizers. The whole NLU parse went from 5.7 to
-2.6 ms, and Rasa's process needs about 120 MB less, since TensorFlow is imported but never
-runs. Character 1- to 5-grams keep typos and spelling variants close ("edma", "oedema"), and,
-running across spaces, carry short phrases too ("n it", "x-ray"). On the held-out questions
-they scored as well as word and character n-grams together, in half the time (one vectorizer
-instead of two joined).
+Why not DIET: it understands our questions no better, and it was the largest cost of a message
+(a TensorFlow call after three featurizers); this trains in seconds and needs no TensorFlow at
+run time (docs/performance.md). Character 1- to 5-grams keep typos and spelling variants close
+("edma", "oedema") and, running across spaces, carry short phrases too ("n it", "x-ray").
 
-Why still characters only, and still our own component: on the blind development set
-(tests/blind/set1.yml, 860 turns scored end to end; docs/classifier-comparison.md) word and
-lemma n-grams beside the characters, then the vocabulary's entity types and values, then a
-static sentence embedding (wordllama) changed overall accuracy by at most 5 turns net (McNemar
-p >= 0.44; char + vocabulary alone and a heavier embedding were significantly worse), while
-making the parse 9-51% slower. Rasa's LogisticRegressionClassifier over
-CountVectorsFeaturizer lost 56 turns (89.1% to 82.6%): it cannot split a message that asks
-several questions (multi: 55/64 to 12/64), and was worse on single questions too.
+Why still characters only, and still our own component: side by side on the blind development
+set, word and lemma n-grams, entity features and a static sentence embedding (wordllama) did
+no better and made the parse slower; Rasa's LogisticRegressionClassifier did clearly worse,
+not least because it cannot split a message that asks several questions
+(docs/classifier-comparison.md has the table).
 
 Confidences come from scikit-learn's sigmoid calibration of the SVM's scores on held-out folds
 of the training data, so the FallbackClassifier's threshold (config.yml) means "how sure", as

@@ -2,8 +2,8 @@
 
 Rasa 3.6 checks every response from the action server with `jsonschema.validate`, which first
 validates the schema itself against its meta-schema, then the response. The schema never
-changes, yet that first step was 13% of the CPU of a message here (py-spy under `make bench`,
-jsonschema 3.2.0): more than the intent classifier. `install()` swaps Rasa's method for one
+changes, yet that first step cost more CPU per message than the intent classifier
+(docs/performance.md). `install()` swaps Rasa's method for one
 that builds the validator once; what passes and what fails, and the error raised, are
 Rasa's own. `bot.patches.install()` installs it (`python -m bot`, what tools/serve.py starts).
 """

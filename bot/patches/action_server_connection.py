@@ -2,9 +2,8 @@
 
 Rasa 3.6's `EndpointConfig.request` opens a new aiohttp `ClientSession` (and with it a new TCP
 connection) for every call, and most messages here call the action server once or twice.
-Opening and closing them was 9% of Rasa's CPU per message (py-spy under `make bench`); with
-one session per endpoint, throughput at concurrency 10 rose about 11% and p95 fell from about
-170 to 130 ms (A/B on this machine). `install()` replaces `EndpointConfig.session` so that
+Opening and closing them cost a visible share of each message's CPU, and one session per
+endpoint measurably raised throughput (docs/performance.md). `install()` replaces `EndpointConfig.session` so that
 `request` borrows the endpoint's session instead; everything else in `request` (headers,
 token, timeout, errors) is Rasa's own.
 

@@ -3,8 +3,8 @@
 Rasa loads a conversation's whole current session from the database on every message, rebuilds
 the tracker event by event and lets each policy walk its states: the cost of a turn grows with
 the number of turns before it. Idle time ends a session (`session_expiration_time`), but a
-conversation that keeps going never goes idle. We measured replies in one 300-turn conversation
-getting about four times slower from its start to its end (`make bench`).
+conversation that keeps going never goes idle, and its replies get slower and slower
+(docs/performance.md).
 
 So, after a turn that leaves the assistant listening with no form active, a session that has
 reached `max_turns_per_session` user messages is rolled over: the same events Rasa writes for a
@@ -14,9 +14,8 @@ Nothing is lost: every event stays in the table in order, the slots carry over (
 "and the hip?" still works), and no welcome is repeated, since the user never left. The policies
 look back at most a few turns (config.yml), well within a session.
 
-It also reads and writes the same rows as Rasa's store with about a quarter of the CPU: about
-2 ms per message instead of 8 (py-spy under `make bench`'s load, SQLite). SQLite connections
-are pooled (SQLAlchemy 1.4 opens a new one per query for a file database); loading selects
+It also reads and writes the same rows as Rasa's store with much less CPU (docs/performance.md).
+SQLite connections are pooled (SQLAlchemy 1.4 opens a new one per query for a file database); loading selects
 only the events' JSON instead of building an ORM object per row; a save inserts the new rows
 in one statement instead of through the ORM's unit of work, and knows which events are new
 from what this tracker was loaded with, instead of first counting the stored ones with
@@ -64,7 +63,7 @@ class TurnLimitedSQLTrackerStore(FastRetrieve, SQLTrackerStore):
     def _pool_sqlite_connections(self) -> None:
         """Keeps SQLite connections open between queries. SQLAlchemy 1.4 gives a file database
         a `NullPool`, so every query opened a connection and set up the write-ahead log again:
-        about 9% of the CPU of a message. Rasa runs its queries on the event loop's thread, and
+        a visible share of each message's CPU. Rasa runs its queries on the event loop's thread, and
         the pool hands a connection to one user at a time, so sharing across threads is safe."""
         url = self.engine.url
         if url.database in (None, "", ":memory:"):
