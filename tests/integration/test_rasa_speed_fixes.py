@@ -103,3 +103,27 @@ def test_calls_work_on_new_event_loops_after_idle_gaps_and_a_server_restart(shar
     started = time.monotonic()
     assert asyncio.run(with_gaps()) == [{"events": [], "responses": []}] * 3
     assert time.monotonic() - started < 10
+
+
+def test_the_sessions_opened_are_closed_when_the_server_stops(monkeypatch):
+    """`install()` extends Rasa's shutdown clean-up; after it, no session is left open."""
+    import rasa.core.run
+
+    calls = []
+
+    async def rasas_own(app, loop):
+        calls.append("rasa")
+
+    monkeypatch.setattr(action_server_connection, "_rasa_close_resources", rasas_own)
+    monkeypatch.setattr(rasa.core.run, "close_resources", rasa.core.run.close_resources)
+    monkeypatch.setattr(EndpointConfig, "session", EndpointConfig.session)  # restored after the test
+    action_server_connection.install()
+    assert rasa.core.run.close_resources is action_server_connection.close_resources
+
+    async def serve_then_stop() -> bool:
+        borrowed = action_server_connection.shared_session(EndpointConfig("http://127.0.0.1:1/webhook"))
+        session = await borrowed.__aenter__()
+        await rasa.core.run.close_resources(object(), asyncio.get_running_loop())
+        return session.closed
+
+    assert asyncio.run(serve_then_stop()) and calls == ["rasa"]
