@@ -60,6 +60,7 @@ FIXED = {
     "myth_xray": "myths.xray",
     "myth_pain_free_healed": "myths.pain_free_healed",
     "symptom_check": "symptom_check.weight",
+    "ask_disclaimer": "disclaimer",
 }
 
 # The topic a value answers when nothing else says which ("knee?" is about shoes), in order of
