@@ -26,7 +26,7 @@ _JOINT = re.compile(
 _STARTS_LIKE_A_QUESTION = re.compile(rf"^\W*{_QUESTION_CUE}", re.IGNORECASE)
 # A part this short stands alone ("hip", "symptoms of bme"); a longer statement is context for
 # the question next to it ("He has BME. What shoes should he buy?").
-_SHORT_PART_WORDS = 4
+_SHORT_PART_WORDS = 3
 _WORD = re.compile(r"\w")
 _LEADING_JOINT = re.compile(r"^(?:(?:and|also|plus|but|so|&)\b[\s,]*)+", re.IGNORECASE)
 

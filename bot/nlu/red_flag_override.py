@@ -6,7 +6,10 @@ layers so that routing to urgent care never depends on a classifier's confidence
 - the deterministic detector (bot/safety/red_flags.py) firing sets `red_flag`, whatever the intent
   classifier said;
 - the classifier's own `red_flag` prediction is kept even when its confidence was too low and
-  the FallbackClassifier replaced it with `nlu_fallback`;
+  the FallbackClassifier replaced it with `nlu_fallback`, unless it is a near-guess
+  (below `ALONE_MIN_CONFIDENCE`) on a message that names no warning sign at all ("night pain
+  again in my hip"): on every red-flag set the detector sees a sign in every red flag, and the
+  classifier gives a red flag less than that in under 5% of them;
 - but when the message mentions warning signs without reporting one now, and the classifier
   alone said `red_flag`, the next likeliest intent answers it instead: signs only denied ("no
   fever, how long will it take?", "I can still walk"), asked about in general ("is swelling a
@@ -33,6 +36,10 @@ from rasa.shared.nlu.training_data.message import Message
 
 from bot.names import RED_FLAG_INTENT, RED_FLAGS_KEY
 from bot.safety.red_flags import RedFlagDetector, detector
+
+# The least confidence at which the classifier alone sends a message that names no warning sign
+# at all to urgent care: below it, it is guessing among many intents.
+ALONE_MIN_CONFIDENCE = 0.3
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
@@ -63,6 +70,8 @@ class RedFlagOverride(GraphComponent, IntentClassifier):
         ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY)]
         classified = [r for r in ranking if r[INTENT_NAME_KEY] != DEFAULT_NLU_FALLBACK_INTENT_NAME]
         classifier_says_red_flag = bool(classified) and classified[0][INTENT_NAME_KEY] == RED_FLAG_INTENT
+        if classifier_says_red_flag and not assessment.findings:
+            classifier_says_red_flag = classified[0][PREDICTED_CONFIDENCE_KEY] >= ALONE_MIN_CONFIDENCE
 
         if assessment.fires or (classifier_says_red_flag and not assessment.mentioned_not_reported):
             message.set(INTENT, {INTENT_NAME_KEY: RED_FLAG_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}, add_to_output=True)

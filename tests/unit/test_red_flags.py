@@ -315,3 +315,11 @@ def test_the_detector_wins_over_any_intent_and_a_fallback():
     assert _routed("my shin is red and hot, which shoes?", [("ask_shoes", 0.9), ("red_flag", 0.05)]) == "red_flag"
     ranking = [("nlu_fallback", 0.5), ("red_flag", 0.3), ("ask_cause", 0.2)]
     assert _routed("something is really wrong", ranking) == "red_flag"  # the unsure red_flag is kept
+
+
+def test_a_near_guess_on_a_message_naming_no_sign_is_not_an_emergency():
+    """The classifier's red_flag at 0.2, when the detector sees no sign word at all, is a guess."""
+    ranking = [("nlu_fallback", 0.5), ("red_flag", 0.2), ("describe_symptoms", 0.17)]
+    assert _routed("night pain again in my hip", ranking) == "nlu_fallback"
+    # the same guess beside a sign the detector reads, even denied or doubtful, is not dropped
+    assert _routed("maybe a bit puffy", [("nlu_fallback", 0.5), ("red_flag", 0.2)]) == "red_flag"
