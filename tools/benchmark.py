@@ -233,7 +233,9 @@ async def _conversation_worker(session, url: str, deadline: float, latencies: li
             (latencies if ok else errors).append(time.monotonic() - started)
 
 
-async def _load(url: str, concurrency: int, seconds: float) -> LoadResult:
+async def run_load(url: str, concurrency: int, seconds: float) -> tuple[list[float], int, float]:
+    """The conversation mix from `concurrency` users for `seconds`: every reply time (ms), the
+    number of errors, and the seconds it took."""
     import aiohttp
 
     latencies: list[float] = []
@@ -246,13 +248,17 @@ async def _load(url: str, concurrency: int, seconds: float) -> LoadResult:
         workers = [_conversation_worker(session, url, deadline, latencies, errors, w) for w in range(concurrency)]
         await asyncio.gather(*workers)
         elapsed = time.monotonic() - started
-    ms = [x * 1000 for x in latencies]
+    return [x * 1000 for x in latencies], len(errors), elapsed
+
+
+async def _load(url: str, concurrency: int, seconds: float) -> LoadResult:
+    ms, error_count, elapsed = await run_load(url, concurrency, seconds)
     return LoadResult(
         concurrency,
         round(elapsed, 1),
-        len(latencies),
-        len(errors),
-        round(len(latencies) / elapsed, 1),
+        len(ms),
+        error_count,
+        round(len(ms) / elapsed, 1),
         round(percentile(ms, 0.50), 1),
         round(percentile(ms, 0.95), 1),
         round(percentile(ms, 0.99), 1),
