@@ -3,7 +3,8 @@
 - `action_answer` answers every question: the parse's parts (several questions in one
   message), the `topic` slot for follow-ups, and the `choice` the choice form read.
 - `choice_form` waits for a typed answer to the assistant's own question ("Where is your
-  BME?"): `validate_choice_form` reads it (an entity, an ordinal, an item's title).
+  BME?"): `action_read_choice`, the choice slot's mapping, reads it (an entity, an ordinal, an
+  item's title) right after the message, so that the form itself needs no call of its own.
 - The symptom check is a form too: `validate_symptom_check_form` reads yes/no/not sure.
 """
 
@@ -96,26 +97,29 @@ class ActionAnswer(Action):
             for pick in decision.picks:
                 said.append(reply(pick))
                 say(dispatcher, said[-1])
-        return self._next_state(said, topic, tracker.active_loop.get("name"))
+        return self._next_state(said, topic, bool(choice), tracker.active_loop.get("name"))
 
     @staticmethod
-    def _next_state(said: list[Reply], topic: str | None, active_loop: str | None) -> list[EventType]:
-        """The topic follow-ups continue, and the choice form when the last answer asked. A
-        question asked during the symptom check is answered and the check goes on."""
+    def _next_state(
+        said: list[Reply], previous_topic: str | None, had_choice: bool, active_loop: str | None
+    ) -> list[EventType]:
+        """The topic follow-ups continue, and the choice form when the last answer asked (only
+        what changed). A question asked during the symptom check is answered and the check
+        goes on."""
+        topic = previous_topic
         for answer in reversed(said):
             answered = topic_of(answer.answer)
             if answered is not None:
                 topic = answered.name
                 break
-        events: list[EventType] = [SlotSet(TOPIC_SLOT, topic), SlotSet(CHOICE_SLOT, None)]
-        if active_loop not in (None, CHOICE_FORM):
-            return events
-        if said and said[-1].asks:
-            events += [
-                SlotSet(TOPIC_SLOT, said[-1].asks),
-                ActiveLoop(CHOICE_FORM),
-                SlotSet("requested_slot", CHOICE_SLOT),
-            ]
+        asks = said[-1].asks if said and active_loop in (None, CHOICE_FORM) else None
+        events: list[EventType] = []
+        if (asks or topic) != previous_topic:
+            events.append(SlotSet(TOPIC_SLOT, asks or topic))
+        if had_choice:
+            events.append(SlotSet(CHOICE_SLOT, None))
+        if asks:
+            events += [ActiveLoop(CHOICE_FORM), SlotSet(REQUESTED_SLOT, CHOICE_SLOT)]
         elif active_loop == CHOICE_FORM:
             events += [ActiveLoop(None), SlotSet(REQUESTED_SLOT, None)]
         return events
@@ -132,23 +136,21 @@ def _answered_since_the_message(tracker: Tracker) -> bool:
     return False
 
 
-class ValidateChoiceForm(FormValidationAction):
+class ActionReadChoice(Action):
     """Reads a typed answer to the assistant's question: "left knee", "doc said overuse",
-    "the second one". A reply that asks something else is left to be answered as a question."""
+    "the second one". The `choice` slot's custom mapping: Rasa runs it after each message while
+    the choice form is active. A reply that asks something else sets nothing, so the form
+    steps aside and the message is answered as a question."""
 
     def name(self) -> str:
-        return "validate_choice_form"
+        return "action_read_choice"
 
-    async def extract_choice(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        # Only the reply to the question: never the message that made the assistant ask it.
-        if _answered_since_the_message(tracker) or not tracker.get_slot(TOPIC_SLOT):
-            return {}
-        found = read_choice(parts_of(tracker.latest_message, join_lead_in=False), tracker.get_slot(TOPIC_SLOT))
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        topic = tracker.get_slot(TOPIC_SLOT)
+        found = read_choice(parts_of(tracker.latest_message, join_lead_in=False), topic) if topic else None
         if found is None:
-            return {}
-        return {CHOICE_SLOT: {"answer": found.pick.answer, "value": found.pick.value, "part": found.part}}
+            return []
+        return [SlotSet(CHOICE_SLOT, {"answer": found.pick.answer, "value": found.pick.value, "part": found.part})]
 
 
 # --- the symptom check ----------------------------------------------------------------------
