@@ -2,9 +2,9 @@
 
 - `action_answer` answers every question: the parse's parts (several questions in one
   message), the `topic` slot for follow-ups, and the `choice` the choice form read.
-- `choice_form` waits for a typed answer to the assistant's own question ("Where is your
-  BME?"): `action_read_choice`, the choice slot's mapping, reads it (an entity, an ordinal, an
-  item's title) right after the message, so that the form itself needs no call of its own.
+- `choice_form` waits for the reply to the assistant's own question ("Where is your BME?"):
+  its slot takes the reply's text, and `action_answer` reads it as the answer (an entity, an
+  ordinal, an item's title) or, if it is not one, answers it as a question: one call a turn.
 - The symptom check is a form too: `validate_symptom_check_form` reads yes/no/not sure.
 """
 
@@ -20,7 +20,7 @@ from rasa_sdk.types import DomainDict
 
 from bot.domain import replies, symptom_check
 from bot.domain.replies import Reply, reply, title_of
-from bot.domain.topics import Pick, payload_for, topic_of
+from bot.domain.topics import payload_for, topic_of
 from bot.domain.understanding import asks_something_else, decide_all, parts_of, read_choice
 from bot.names import CHOICE_FORM, CHOICE_SLOT, SYMPTOM_CHECK_FORM, TOPIC_SLOT
 
@@ -36,6 +36,7 @@ RESPONSES = {
     "greet": "utter_greet",
     "thank": "utter_thank",
     "goodbye": "utter_goodbye",
+    "anything_else": "utter_anything_else",
 }
 
 SESSION_START_METADATA_SLOT = "session_started_metadata"  # Rasa's slot for the first message's metadata
@@ -81,14 +82,17 @@ class ActionAnswer(Action):
         return "action_answer"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        choice = tracker.get_slot(CHOICE_SLOT)
-        parts = parts_of(tracker.latest_message, join_lead_in=not choice)
+        replying = tracker.get_slot(CHOICE_SLOT) is not None  # the choice form took the message
         topic = tracker.get_slot(TOPIC_SLOT)
+        parts = parts_of(tracker.latest_message, join_lead_in=not replying)
+        choice = read_choice(parts, topic) if replying and topic else None
         said: list[Reply] = []
-        if choice:  # a typed answer to the assistant's question, read by the choice form
-            said.append(reply(Pick(choice["answer"], choice.get("value"))))
+        if choice is not None:  # the reply answers the assistant's question
+            said.append(reply(choice.pick))
             say(dispatcher, said[-1])
-        questions = [part for index, part in enumerate(parts) if not choice or index != choice.get("part")]
+        else:
+            parts = parts_of(tracker.latest_message)  # not an answer: every part is a question
+        questions = [part for index, part in enumerate(parts) if choice is None or index != choice.part]
         for decision in decide_all(questions, topic, given=[r.answer for r in said]):
             for response in decision.responses:
                 dispatcher.utter_message(response=RESPONSES[response])
@@ -97,7 +101,7 @@ class ActionAnswer(Action):
             for pick in decision.picks:
                 said.append(reply(pick))
                 say(dispatcher, said[-1])
-        return self._next_state(said, topic, bool(choice), tracker.active_loop.get("name"))
+        return self._next_state(said, topic, replying, tracker.active_loop.get("name"))
 
     @staticmethod
     def _next_state(
@@ -134,23 +138,6 @@ def _answered_since_the_message(tracker: Tracker) -> bool:
         if event.get("event") == "action" and event.get("name") not in _BEFORE_READING:
             return True
     return False
-
-
-class ActionReadChoice(Action):
-    """Reads a typed answer to the assistant's question: "left knee", "doc said overuse",
-    "the second one". The `choice` slot's custom mapping: Rasa runs it after each message while
-    the choice form is active. A reply that asks something else sets nothing, so the form
-    steps aside and the message is answered as a question."""
-
-    def name(self) -> str:
-        return "action_read_choice"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        topic = tracker.get_slot(TOPIC_SLOT)
-        found = read_choice(parts_of(tracker.latest_message, join_lead_in=False), topic) if topic else None
-        if found is None:
-            return []
-        return [SlotSet(CHOICE_SLOT, {"answer": found.pick.answer, "value": found.pick.value, "part": found.part})]
 
 
 # --- the symptom check ----------------------------------------------------------------------

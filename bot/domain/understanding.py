@@ -42,6 +42,8 @@ SMALL_TALK = {
     "goodbye": "goodbye",
     "bot_challenge": "bot_challenge",
     "help": "help",
+    "affirm": "anything_else",
+    "deny": "anything_else",
 }
 
 # A question about a dose or an amount to take, which the article never gives.
@@ -262,6 +264,9 @@ def decide_all(
         given |= {pick.answer for pick in picks}
         decisions.append(Decision(picks, decision.clarify, decision.responses))
         named = part.entities or named
+    if len(parts) == 1 and parts[0].intent in SILENT and not (decisions[0].picks or decisions[0].responses):
+        # Small talk on its own (a "thanks" in reply to the assistant's question) is answered.
+        decisions = [Decision(responses=(SMALL_TALK[parts[0].intent or ""],))]
     if len(decisions) > 1 and any(d.picks for d in decisions):
         # In a message of several questions, a fragment nobody could place ("worth it?",
         # "what's that point to?") adds nothing beside the answers the rest got.

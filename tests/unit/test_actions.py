@@ -257,11 +257,10 @@ def test_unsure_with_nothing_named_offers_the_likeliest_answers():
 # --- the choice form: a typed answer to the assistant's question -----------------------------
 
 
-def choice(text: str, intent: str = "inform", entities: dict[str, str] | None = None, **kwargs: Any) -> dict:
-    """The `choice` slot action_read_choice sets for a reply, {} when it sets none."""
-    t = tracker(intent, entities, text=text, active_loop="choice_form", requested_slot="choice", **kwargs)
-    events = asyncio.run(actions.ActionReadChoice().run(CollectingDispatcher(), t, DOMAIN))
-    return {event["name"]: event["value"] for event in events}
+def reply_to_question(text: str, intent: str = "inform", entities: dict[str, str] | None = None, **kwargs: Any):
+    """action_answer after the choice form took `text` as the reply to the assistant's question."""
+    t = tracker(intent, entities, text=text, choice=text, **kwargs)
+    return answer(t)
 
 
 @pytest.mark.parametrize(
@@ -277,19 +276,27 @@ def choice(text: str, intent: str = "inform", entities: dict[str, str] | None = 
     ],
 )
 def test_a_typed_answer_is_read_as_the_answer(text, entities, topic, expected):
-    assert choice(text, entities=entities, topic=topic)["choice"]["answer"] == expected
+    messages, events = reply_to_question(text, entities=entities, topic=topic)
+    assert answers_of(messages) == [expected]
+    assert SlotSet("choice", None) in events
 
 
-def test_a_reply_that_asks_something_else_is_not_taken_as_the_answer():
-    assert (
-        choice("how long does knee BME take to heal?", "ask_recovery_time", {"location": "knee"}, topic="shoes") == {}
+def test_a_reply_that_asks_something_else_is_answered_as_that_question():
+    messages, _ = reply_to_question(
+        "how long does knee BME take to heal?", "ask_recovery_time", {"location": "knee"}, topic="shoes"
     )
+    assert answers_of(messages) == ["recovery"]
 
 
-def test_the_reply_is_read_only_while_the_choice_form_waits():
+def test_small_talk_in_reply_to_the_question_is_answered_not_ignored():
+    messages, _ = reply_to_question("thanks", "thank", topic="shoes")
+    assert answers_of(messages) == ["utter_thank"]
+
+
+def test_the_choice_form_takes_any_reply_but_a_warning_sign_or_the_symptom_check():
     mapping = DOMAIN["slots"]["choice"]["mappings"][0]
-    assert mapping["action"] == "action_read_choice"
-    assert mapping["conditions"] == [{"active_loop": "choice_form"}]
+    assert mapping["type"] == "from_text" and set(mapping["not_intent"]) == {"red_flag", "symptom_check"}
+    assert mapping["conditions"] == [{"active_loop": "choice_form", "requested_slot": "choice"}]
 
 
 def test_the_answer_and_a_question_beside_it_are_both_answered():
@@ -299,7 +306,7 @@ def test_the_answer_and_a_question_beside_it_are_both_answered():
     ]
     t = tracker("inform", {"location": "hip"}, text="hip - can I still swim?", parts=parts, topic="shoes")
     t.latest_message["entities"][0]["end"] = 3
-    t.slots["choice"] = {"answer": "shoes.hip", "value": "hip", "part": 0}
+    t.slots["choice"] = "hip - can I still swim?"
     messages, events = answer(t)
     assert answers_of(messages) == ["shoes.hip", "myths.total_rest"]
     assert SlotSet("choice", None) in events
