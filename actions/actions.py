@@ -44,13 +44,12 @@ SESSION_START_METADATA_SLOT = "session_started_metadata"  # Rasa's slot for the 
 
 def say(dispatcher: CollectingDispatcher, answer: Reply) -> None:
     """Utters a reply's bubbles, its choices as buttons under the last one. Every bubble carries
-    its answer id and article section, so conversation tests and reviews can trace it."""
+    its answer id (and through it, in the knowledge file, its article section), so conversation
+    tests and reviews can trace it."""
     buttons = [{"title": title_of(choice), "payload": payload_for(choice)} for choice in answer.choices]
     for index, bubble in enumerate(answer.bubbles):
         last = index == len(answer.bubbles) - 1
-        dispatcher.utter_message(
-            text=bubble, buttons=(buttons or None) if last else None, answer=answer.answer, section=answer.section
-        )
+        dispatcher.utter_message(text=bubble, buttons=(buttons or None) if last else None, answer=answer.answer)
 
 
 def _clarify(dispatcher: CollectingDispatcher, offered: tuple[str, ...]) -> None:
@@ -235,7 +234,6 @@ class _AskSymptom(Action, metaclass=ABCMeta):
             text=question.bubbles[0],
             buttons=symptom_check.YES_NO_BUTTONS,
             answer=question.answer,
-            section=question.section,
         )
         return []
 
