@@ -166,8 +166,12 @@ def test_rasa_run_answers_with_the_repositorys_credentials_file():
         ([RASA, "test", "--stories", "tests/stories", "--nlu", "tests/nlu/heldout.yml", "--out", "{out}"], ""),
         (["make", "replies"], "replies ("),
         (["make", "eval"], "Held-out intent accuracy"),
+        # the long-running ones start and explain themselves (their own tests run them for real)
+        ([sys.executable, "-m", "tools.benchmark", "--help"], "usage"),
+        ([sys.executable, "-m", "tools.cluster", "--help"], "usage"),
+        ([sys.executable, "-m", "tools.bench_against", "--help"], "usage"),
     ],
-    ids=["rasa data validate", "rasa test", "make replies", "make eval"],
+    ids=["rasa data validate", "rasa test", "make replies", "make eval", "bench", "cluster", "bench against"],
 )
 def test_a_readme_command_runs_and_reports(command, expected, tmp_path):
     command = [part.replace("{out}", str(tmp_path / "rasa-test")) for part in command]
