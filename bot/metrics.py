@@ -25,7 +25,8 @@ from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 import yaml
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import REGISTRY, Counter, Histogram
+from prometheus_client.exposition import choose_encoder
 from rasa.core.brokers.broker import EventBroker
 from rasa.utils.endpoints import EndpointConfig
 from sanic import response
@@ -168,6 +169,8 @@ def endpoint(token: str | None) -> Callable[[Request], Coroutine[Any, Any, HTTPR
             return response.text("Unauthorized: send Authorization: Bearer <METRICS_TOKEN>", status=401)
         if not token and not from_this_machine(request):
             return response.text("Not Found", status=404)
-        return response.raw(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+        # The format Prometheus asks for (Accept), as prometheus-client's own exporters answer.
+        encode, content_type = choose_encoder(request.headers.get("Accept", ""))
+        return response.raw(encode(REGISTRY), content_type=content_type)
 
     return metrics
