@@ -291,3 +291,15 @@ def test_served_only_on_this_machine_without_a_token(tmp_path, conversations):
     assert main(["--host", "0.0.0.0", "--db", conversations.url, "--labels", str(tmp_path / "l.json")]) == 2
     assert time.monotonic() - started < 5  # refused before reading anything
     assert main(["--db", f"sqlite:///{tmp_path / 'none.db'}", "--html", str(tmp_path / "r.html")]) == 1
+
+
+def test_an_unchanged_export_leaves_the_file_alone(tmp_path):
+    """`make train` retrains when a training file is newer than the model."""
+    labels = Labels(tmp_path / "labels.json")
+    labels.set(1, "sort of hurts when I walk", "describe_symptoms")
+    out = tmp_path / "reviewed.yml"
+    export(labels.all(), out, [], tmp_path)
+    written = out.stat().st_mtime_ns
+    time.sleep(0.01)
+    export(labels.all(), out, [], tmp_path)
+    assert out.stat().st_mtime_ns == written

@@ -205,7 +205,10 @@ def to_yaml(examples: dict[str, list[str]]) -> str:
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    """A reader (`make train`, another request) sees the old file or the new one, never half."""
+    """A reader (`make train`, another request) sees the old file or the new one, never half.
+    The same text is not written again: a newer file would make `make train` train again."""
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     with os.fdopen(handle, "w", encoding="utf-8") as out:

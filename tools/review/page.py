@@ -208,7 +208,7 @@ def label_form(turn: Turn, intents: Iterable[str], csrf: str, back: str) -> str:
         f'<form class="label" method="post" action="/label">'
         f'<input type="hidden" name="turn" value="{turn.id}"><input type="hidden" name="csrf" value="{e(csrf)}">'
         f'<input type="hidden" name="back" value="{e(back)}">'
-        f'<label for="{field_id}">The right intent<select id="{field_id}" name="intent">'
+        f'<label for="{field_id}">The right intent<select id="{field_id}" name="intent" required>'
         f'<option value="">choose…</option>{options}</select></label>'
         f'<button type="submit">Save label</button></form>'
     )
