@@ -18,7 +18,7 @@ from rasa_sdk.events import ActionExecuted, ActionExecutionRejected, ActiveLoop,
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.domain import replies, symptom_check
+from bot.domain import feedback, replies, symptom_check
 from bot.domain.replies import Reply, reply, title_of
 from bot.domain.topics import payload_for, topic_of
 from bot.domain.understanding import asks_something_else, decide_all, parts_of, read_choice
@@ -45,11 +45,18 @@ SESSION_START_METADATA_SLOT = "session_started_metadata"  # Rasa's slot for the 
 def say(dispatcher: CollectingDispatcher, answer: Reply) -> None:
     """Utters a reply's bubbles, its choices as buttons under the last one. Every bubble carries
     its answer id (and through it, in the knowledge file, its article section), so conversation
-    tests and reviews can trace it."""
+    tests and reviews can trace it; the last one of an answer that may be rated says so (`rate`:
+    the channels offer 👍 / 👎 under it)."""
     buttons = [{"title": title_of(choice), "payload": payload_for(choice)} for choice in answer.choices]
     for index, bubble in enumerate(answer.bubbles):
         last = index == len(answer.bubbles) - 1
-        dispatcher.utter_message(text=bubble, buttons=(buttons or None) if last else None, answer=answer.answer)
+        rate = {feedback.RATE_KEY: True} if last and feedback.rated(answer.answer, asks=bool(answer.asks)) else {}
+        dispatcher.utter_message(
+            text=bubble,
+            buttons=(buttons or None) if last else None,
+            answer=answer.answer,
+            **rate,
+        )
 
 
 def _clarify(dispatcher: CollectingDispatcher, offered: tuple[str, ...]) -> None:

@@ -25,3 +25,7 @@ CHOICE_FORM = "choice_form"
 SYMPTOM_CHECK_FORM = "symptom_check_form"
 TOPIC_SLOT = "topic"
 CHOICE_SLOT = "choice"
+
+# A user's 👍 or 👎 on one bubble, kept in the conversation as this slot's value (no policy
+# reads it: bot/feedback.py).
+FEEDBACK_SLOT = "feedback"

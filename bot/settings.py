@@ -60,6 +60,8 @@ class Settings:
     telegram_webhook_url: str | None = None
     telegram_secret_token: str | None = None
     telegram_api_url: str | None = None  # another Telegram Bot API base (tests use a fake one)
+    metrics_token: str | None = None  # METRICS_TOKEN: /metrics for anyone with it; without it, this machine only
+    review_token: str | None = None  # REVIEW_TOKEN: required by the review page when set (always off localhost)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -85,4 +87,6 @@ class Settings:
             telegram_webhook_url=text("TELEGRAM_WEBHOOK_URL"),
             telegram_secret_token=text("TELEGRAM_SECRET_TOKEN"),
             telegram_api_url=text("TELEGRAM_API_URL"),
+            metrics_token=text("METRICS_TOKEN"),
+            review_token=text("REVIEW_TOKEN"),
         )

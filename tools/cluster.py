@@ -340,7 +340,9 @@ def nginx_config(state_dir: Path, port: int, upstreams: list[str]) -> str:
     One worker, so round-robin is exact. A request that fails on one instance (refused, reset,
     502/503, timeout) is retried on the next, POSTs included (`non_idempotent`): a chat turn that
     never reached a dead instance must not be lost. The web chat's socket.io goes to a sticky
-    upstream, since its long-polling fallback needs every request of a session on one instance."""
+    upstream, since its long-polling fallback needs every request of a session on one instance.
+    /metrics is not served through nginx: Prometheus scrapes each instance on its own address
+    (docs/deployment.md), and a sum of one random instance's counters would mean nothing."""
     servers = "".join(f"    server {u} max_fails=1 fail_timeout=5s;\n" for u in upstreams)
     proxy_headers = (
         "      proxy_set_header Host $host;\n"
@@ -371,6 +373,9 @@ http {{
       proxy_connect_timeout 5s;
       proxy_read_timeout 60s;
 {proxy_headers}    }}
+    location = /metrics {{
+      return 404;
+    }}
     location /socket.io/ {{
       proxy_pass http://rasa_sticky;
       proxy_http_version 1.1;

@@ -37,34 +37,14 @@ from typing import Any
 import yaml
 
 from bot.settings import MODEL, RESULTS, ROOT
+from bot.turns import URGENT, answer_of
 from tools.proportions import line, rate
 from tools.serve import action_server_command, free_port, wait_until_ready
 
 SETS = [ROOT / "tests" / "blind" / "set1.yml"]
 RESULTS_FILE = RESULTS / "conversations.json"
 
-URGENT = "urgent"
 NOT_URGENT = "not_urgent"
-
-# Domain responses Rasa says itself, by answer id.
-RESPONSE_ANSWERS = {
-    "utter_greet": "greet",
-    "utter_goodbye": "goodbye",
-    "utter_thank": "thank",
-    "utter_bot_challenge": "bot_challenge",
-    "utter_help": "help",
-    "utter_out_of_scope": "out_of_scope",
-    "utter_anything_else": "anything_else",
-    "utter_urgent_care": URGENT,
-    "utter_ask_rf_weight": "symptom_check.weight",
-    "utter_ask_rf_fever": "symptom_check.fever",
-    "utter_ask_rf_swelling": "symptom_check.swelling",
-    "utter_ask_rf_redness": "symptom_check.redness",
-    "utter_ask_rephrase": "clarify",
-    "utter_default": "clarify",
-}
-# Bubbles that frame an answer rather than answer anything: not counted.
-FRAMING = {"welcome", "disclaimer_start", "symptom_check.intro", "utter_symptom_check_intro"}
 
 
 @dataclass
@@ -78,13 +58,6 @@ class Turn:
     @property
     def right(self) -> bool:
         return judge(self.expect, self.answers)
-
-
-def answer_of(metadata: dict[str, Any]) -> str | None:
-    """The answer id of one bot bubble, None for framing bubbles."""
-    answer = metadata.get("answer") or RESPONSE_ANSWERS.get(metadata.get("utter_action", ""))
-    answer = answer or metadata.get("utter_action") or "unknown"
-    return None if answer in FRAMING else answer
 
 
 def judge(expect: list[str | list[str]], answers: list[str]) -> bool:

@@ -82,6 +82,7 @@ def _action_lines() -> list[CatalogueEntry]:
             "symptom_check.repeat", CONVERSATION, "an answer that is neither yes nor no", (replies.ANSWER_YES_OR_NO,)
         ),
         CatalogueEntry("out_of_scope", CONVERSATION, "a topic the article lacks", (replies.NOT_IN_ARTICLE,)),
+        CatalogueEntry("feedback", CONVERSATION, "a 👍 or 👎 under an answer", (replies.FEEDBACK_THANKS,)),
     ]
 
 

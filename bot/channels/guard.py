@@ -22,6 +22,8 @@ from typing import Any
 
 from rasa.core.channels.channel import UserMessage
 
+from bot import metrics
+
 logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 2000
@@ -44,6 +46,7 @@ class BadInputError(ValueError):
     def __init__(self, message: str, status: int = 400):
         super().__init__(message)
         self.status = status
+        metrics.refused("too_long" if status == 413 else "bad_input")  # every one is a refusal
 
 
 def clean_message(value: Any) -> str:
@@ -75,6 +78,7 @@ class SenderLimiter:
 
     def try_acquire(self, sender: str) -> bool:
         if self._in_flight[sender] >= self.limit:
+            metrics.refused("busy")
             return False
         self._in_flight[sender] += 1
         return True
@@ -96,8 +100,10 @@ async def handle_with_reply(
     try:
         await asyncio.wait_for(on_new_message(message), timeout=timeout_s)
     except asyncio.TimeoutError:
+        metrics.failed("timeout")
         logger.error("No reply to %s within %.0f s (is the action server slow?)", message.sender_id, timeout_s)
     except Exception:  # Rasa normally logs and swallows its own errors; never leave the user hanging
         logger.exception("Handling a message from %s failed", message.sender_id)
     if replies_sent() == 0:
+        metrics.failed("apology")
         await apologise(APOLOGY)

@@ -31,6 +31,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot import feedback
+from bot.domain.feedback import BUTTONS
 from bot.patches.slack_content_type import bare_media_type
 
 SLACK_API_URL = "https://slack.com/api/"
@@ -64,6 +66,15 @@ class SlackOutput(SlackBot):
         kwargs.pop("type", None)
         await super()._post_message(channel, **kwargs)
 
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        """Rasa's, or, under an answer, the text with 👍 / 👎 buttons (bot/feedback.py)."""
+        rating = feedback_block(kwargs)
+        if rating is None:
+            await super().send_text_message(recipient_id, text, **kwargs)
+            return
+        blocks = [{"type": "section", "text": {"type": "plain_text", "text": text}}, rating]
+        await self._post_message(channel=self.slack_channel or recipient_id, text=text, blocks=blocks)
+
     async def send_text_with_buttons(
         self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
     ) -> None:
@@ -83,7 +94,28 @@ class SlackOutput(SlackBot):
             {"type": "section", "text": {"type": "plain_text", "text": text}},
             {"type": "actions", "elements": elements},
         ]
+        rating = feedback_block(kwargs)
+        if rating is not None:
+            blocks.append(rating)
         await self._post_message(channel=self.slack_channel or recipient_id, text=text, blocks=blocks)
+
+
+def feedback_block(message: dict[str, Any]) -> dict[str, Any] | None:
+    """A Block Kit row of 👍 and 👎 under an answer that offers them (bot/feedback.py)."""
+    offered = feedback.offer(message)
+    if offered is None:
+        return None
+    elements = [
+        {
+            "type": "button",
+            "action_id": f"feedback_{rating}",
+            "text": {"type": "plain_text", "text": BUTTONS[rating][0], "emoji": True},
+            "accessibility_label": BUTTONS[rating][1],
+            "value": payload,
+        }
+        for rating, payload in offered.items()
+    ]
+    return {"type": "actions", "block_id": "feedback", "elements": elements}
 
 
 class SlackInput(RasaSlackInput):

@@ -33,6 +33,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
+from bot import feedback
 from bot.channels.guard import (
     MAX_MESSAGE_CHARS,
     BadInputError,
@@ -152,12 +153,23 @@ class WebChatInput(SocketIOInput):
 
 
 class _CountingOutput(SocketIOOutput):
-    """Counts what is sent, so the guard knows whether the user heard anything."""
+    """Counts what is sent, so the guard knows whether the user heard anything. Each bubble also
+    carries its answer id and, under an answer, the 👍 / 👎 payloads (bot/feedback.py)."""
 
     def __init__(self, sio: AsyncServer, bot_message_evt: str) -> None:
         super().__init__(sio, bot_message_evt)
         self.sent = 0
+        self._metadata: dict[str, Any] = {}
+
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        self._metadata = feedback.bubble_metadata(message)
+        try:
+            await super().send_response(recipient_id, message)
+        finally:
+            self._metadata = {}
 
     async def _send_message(self, socket_id: str, response: Any) -> None:
         self.sent += 1
+        if self._metadata and isinstance(response, dict):
+            response = {**response, "metadata": self._metadata}
         await super()._send_message(socket_id, response)

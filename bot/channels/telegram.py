@@ -45,6 +45,9 @@ from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot import feedback
+from bot.domain.feedback import BUTTONS
+
 logger = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -80,7 +83,9 @@ class TelegramOutput(RasaTelegramOutput):
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         # Rasa's version splits at blank lines; our answers (<= ~500 chars) read better whole.
-        await self.send_message(recipient_id, text)
+        rating = feedback_buttons(kwargs)
+        keyboard = InlineKeyboardMarkup().row(*rating) if rating else None
+        await self.send_message(recipient_id, text, reply_markup=keyboard)
 
     async def send_text_with_buttons(
         self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
@@ -88,7 +93,19 @@ class TelegramOutput(RasaTelegramOutput):
         short = all(len(str(b.get("title", ""))) <= SHORT_TITLE for b in buttons)
         keyboard = InlineKeyboardMarkup(row_width=len(buttons) if short else 1)
         keyboard.add(*(InlineKeyboardButton(str(b.get("title", "")), callback_data=callback_data(b)) for b in buttons))
+        rating = feedback_buttons(kwargs)
+        if rating:
+            keyboard.row(*rating)
         await self.send_message(recipient_id, text, reply_markup=keyboard)
+
+
+def feedback_buttons(message: dict[str, Any]) -> list[InlineKeyboardButton]:
+    """👍 and 👎 under an answer that offers them (bot/feedback.py), as one row of a keyboard."""
+    offered = feedback.offer(message) or {}
+    return [
+        InlineKeyboardButton(BUTTONS[rating][0], callback_data=callback_data({"payload": payload}))
+        for rating, payload in offered.items()
+    ]
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from bot.domain.vocabulary import display_name
 # validator counts a domain response that no rule or story uses as a warning.
 DID_YOU_MEAN = "Sorry, I'm not sure I understood. Did you mean one of these?"
 ANSWER_YES_OR_NO = 'Sorry, I need a yes or a no (or "not sure") for this one.'
+FEEDBACK_THANKS = "Thanks for your feedback."  # after a 👍 or 👎 (bot/feedback.py)
 NOT_IN_ARTICLE = (
     "The article I answer from doesn't cover that, so I can't say. A doctor, physio or pharmacist can help."
 )

@@ -12,6 +12,8 @@ exists, and the test that shows Rasa's behaviour is kept.
 - sql_tracker_store: `SQLTrackerStore._retrieve` with Rasa's query built once (our store only).
 - slack_content_type: the Slack request's content type made exact for Rasa's handler.
 - socketio_rooms: Rasa's socket.io session handler, copied, with its missing `await`.
+- channel_handler: Rasa's `register`, copied, giving every channel our message handler
+  (feedback, metrics) and adding /metrics (global).
 
 `install()` applies the global ones; `python -m bot` (Rasa's command line, what `make run`
 starts) calls it before Rasa starts.
@@ -44,7 +46,8 @@ check_rasa_version()
 def install() -> None:
     """Applies the patches that replace Rasa's own code for every user of it."""
     check_rasa_version()
-    from bot.patches import action_response_validation, action_server_connection
+    from bot.patches import action_response_validation, action_server_connection, channel_handler
 
     action_response_validation.install()
     action_server_connection.install()
+    channel_handler.install()

@@ -40,6 +40,7 @@ from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_
 from rasa.shared.core.events import ActionExecuted, Event, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot.names import FEEDBACK_SLOT
 from bot.patches.sql_tracker_store import CURRENT_SESSION_COUNT, STORED_EVENTS, FastRetrieve, note_stored_events
 
 # Well above any real chat about one article (the longest test conversation has 14 turns), and
@@ -93,12 +94,16 @@ class TurnLimitedSQLTrackerStore(FastRetrieve, SQLTrackerStore):
             logger.warning("Could not create the tracker store's indexes (%s); continuing without.", error)
 
     async def save(self, tracker: DialogueStateTracker) -> None:
-        """Saves the turn's events, then, if the session is full, the start of a new one."""
+        """Saves the turn's events, then, if the session is full, the start of a new one. The new
+        events also go to the event broker (the metrics, bot/metrics.py): Rasa's `stream_events`
+        would load the stored conversation again to find them."""
         if self._session_is_full(tracker):
             for event in session_rollover_events(tracker):
                 tracker.update(event)
-        await self.stream_events(tracker)  # to the event broker, if one is configured
-        rows = [_row(tracker.sender_id, event) for event in self._unsaved_events(tracker)]
+        unsaved = list(self._unsaved_events(tracker))
+        if self.event_broker is not None:
+            await self._stream_new_events(self.event_broker, unsaved, tracker.sender_id)
+        rows = [_row(tracker.sender_id, event) for event in unsaved]
         if rows:
             with self.engine.begin() as connection:
                 connection.execute(self.SQLEvent.__table__.insert(), rows)
@@ -172,8 +177,13 @@ def user_turns_in_current_session(tracker: DialogueStateTracker) -> int:
 
 
 def session_rollover_events(tracker: DialogueStateTracker) -> list[Event]:
-    """What Rasa writes when a new session starts, with every slot carried over."""
-    carried = {name: slot.value for name, slot in tracker.slots.items() if slot.value != slot.initial_value}
+    """What Rasa writes when a new session starts, with every slot carried over but the last
+    feedback: that is an event of the old session, not a state to carry (it would count twice)."""
+    carried = {
+        name: slot.value
+        for name, slot in tracker.slots.items()
+        if slot.value != slot.initial_value and name != FEEDBACK_SLOT
+    }
     # Made in order: Rasa finds the latest session by timestamp, so every event after
     # `session_started` must be stamped later than it.
     events: list[Event] = [ActionExecuted(ACTION_SESSION_START_NAME), SessionStarted()]

@@ -25,6 +25,7 @@ class RunningAssistant:
     actions_port: int
     process: subprocess.Popen
     output: list[str]
+    database: Path | None = None  # the SQLite conversation store (TRACKER_DB)
 
     @property
     def base_url(self) -> str:
@@ -72,7 +73,7 @@ def start_assistant(*, as_background_job: bool = False, **env: str) -> Iterator[
     # Keep reading, or a full pipe would block Rasa's logging and freeze the assistant.
     threading.Thread(target=_drain, args=(process, output), daemon=True).start()
     try:
-        yield RunningAssistant(rasa_port, actions_port, process, output)
+        yield RunningAssistant(rasa_port, actions_port, process, output, Path(environment["TRACKER_DB"]))
     finally:
         process.send_signal(signal.SIGINT)
         try:

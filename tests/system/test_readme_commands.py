@@ -179,3 +179,24 @@ def test_a_readme_command_runs_and_reports(command, expected, tmp_path):
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]
     assert expected in output
+
+
+def test_make_review_writes_a_report_of_the_conversation_store(tmp_path):
+    """`make review` serves the page; with REVIEW_ARGS it writes the static report instead."""
+    from tools.review.timing import seed
+
+    database = tmp_path / "conversations.db"
+    seed(f"sqlite:///{database}", 2000)
+    report = tmp_path / "review.html"
+    result = subprocess.run(
+        ["make", "review", f"REVIEW_ARGS=--html {report}"],
+        cwd=ROOT,
+        env={**ENV, "TRACKER_DB": str(database)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    assert "turns worth a look written" in result.stdout
+    assert "Turns worth a look" in report.read_text(encoding="utf-8")

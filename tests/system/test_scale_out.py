@@ -10,13 +10,17 @@ import json
 import re
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
+from bot.settings import Settings
 from tools.cluster import Cluster, ClusterError, Database, cluster, find_binaries
+from tools.review.store import ReviewIndex, store_url
 
 
 def _missing_packages() -> str | None:
@@ -153,6 +157,42 @@ def test_nginx_balances_round_robin(running):
     assert all(a != b for a, b in itertools.pairwise(upstreams)), upstreams
     logged = re.findall(r'"GET / HTTP/1.1" 200 upstream=(\S+)', running.nginx_access_log.read_text())
     assert logged[-6:] == upstreams
+
+
+def metric(base_url: str, name: str, **labels: str) -> float:
+    """One sample of an instance's /metrics (the cluster sets no METRICS_TOKEN: this machine only)."""
+    with urllib.request.urlopen(f"{base_url}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return sample.value
+    return 0.0
+
+
+def test_each_instance_exposes_its_own_metrics_and_nginx_passes_none_on(running):
+    before = [metric(url, "bme_messages_total", channel="rest") for url in running.instance_urls]
+    for n in range(3):
+        assert send(running.instance_urls[0], f"metrics-a-{n}", "what is bme")[0] == 200
+    assert send(running.instance_urls[1], "metrics-b", "what is bme")[0] == 200
+    after = [metric(url, "bme_messages_total", channel="rest") for url in running.instance_urls]
+    assert [a - b for a, b in zip(after, before, strict=True)] == [3, 1]  # Prometheus sums the instances
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"{running.nginx_url}/metrics", timeout=10)
+    assert refused.value.code == 404
+
+
+def test_the_review_page_reads_the_shared_postgresql_store(running, monkeypatch):
+    assert send(running.instance_urls[1], "review-pg", "blorp the snarfle")[0] == 200
+    for name, value in {**running.environment(), "RASA_ENDPOINTS": "endpoints.production.yml"}.items():
+        monkeypatch.setenv(name, value)
+    url = store_url(Settings.from_env())
+    assert url.get_backend_name() == "postgresql"
+    index = ReviewIndex.open(url)
+    index.refresh()
+    turn = next(t for t in index.worth_a_look(["fallback"]) if t.sender == "review-pg")
+    assert turn.text == "blorp the snarfle" and "clarify" in turn.answers
+    assert [line.who for line in index.conversation_around(turn)][:2] == ["user", "bot"]
 
 
 def _converse_through_nginx(running: Cluster, sender: str, answered: list[int], problems: list[str]) -> None:

@@ -269,6 +269,19 @@ def test_buttons_are_slack_buttons_and_a_click_is_answered(slack: FakeSlack) -> 
     slack.api.wait_for_post("D_WALKER", lambda post: "Merrell Moab 3" in post.get("text", ""))
 
 
+def test_an_answer_has_thumbs_and_a_click_is_kept_as_feedback_and_thanked(slack: FakeSlack) -> None:
+    assert slack.say("U_RATER", "D_RATER", "can ultrasound see bone marrow edema?") == 200
+    answer = slack.api.wait_for_post("D_RATER", lambda post: "ultrasound" in post.get("text", ""))
+    rating = next(block for block in answer["blocks"] if block.get("block_id") == "feedback")
+    thumbs = {button["text"]["text"]: button for button in rating["elements"]}
+    assert set(thumbs) == {"👍", "👎"}
+    assert {button["accessibility_label"] for button in thumbs.values()} == {"Helpful", "Not helpful"}
+    assert slack.click("U_RATER", "D_RATER", thumbs["👍"]) == 200
+    slack.api.wait_for_post("D_RATER", lambda post: post.get("text") == "Thanks for your feedback.")
+    # The conversation goes on where it was: a follow-up still reads the previous topic.
+    slack.answered("U_RATER", "D_RATER", "what about a CT?", expected="CT")
+
+
 def test_six_choices_are_all_buttons(slack: FakeSlack) -> None:
     # Rasa's own Slack channel sends no buttons at all past five.
     assert slack.say("U_CAUSES", "D_CAUSES", "what causes bone marrow edema?") == 200

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import sqlite3
 import threading
 import time
 import urllib.error
@@ -233,6 +234,37 @@ def test_buttons_become_an_inline_keyboard_and_a_press_is_answered(telegram, web
     telegram.wait_for("answerCallbackQuery", callback_query_id="cbq-3001")
     telegram.wait_for("sendMessage", count=before + 1, chat_id=3001)
     assert "Merrell Moab 3" in sent_texts(telegram, 3001)
+
+
+def test_an_answer_has_thumbs_and_a_press_is_kept_as_feedback_and_thanked(telegram, webhook, assistant):
+    assert webhook.text(3101, "can ultrasound see bone marrow edema?") == 200
+    answer = next(
+        p
+        for p in telegram.wait_for("sendMessage", count=2, chat_id=3101)
+        if "reply_markup" in p and "ultrasound" in p["text"]
+    )
+    rows = json.loads(answer["reply_markup"])["inline_keyboard"]
+    thumbs = {b["text"]: b["callback_data"] for b in rows[-1]}  # a row of their own, last
+    assert set(thumbs) == {"👍", "👎"} and all(len(data.encode()) <= 64 for data in thumbs.values())
+    welcome = telegram.calls_of("sendMessage", chat_id=3101)[0]
+    assert "reply_markup" not in welcome  # the welcome offers none
+    before = len(telegram.calls_of("sendMessage", chat_id=3101))
+    press = {
+        "id": "cbq-3101",
+        "from": {"id": 3101, "is_bot": False, "first_name": "Test"},
+        "message": message(3101, answer["text"], message_id=8),
+        "chat_instance": "43",
+        "data": thumbs["👎"],
+    }
+    assert webhook.update(callback_query=press) == 200
+    telegram.wait_for("answerCallbackQuery", callback_query_id="cbq-3101")
+    (thanks,) = telegram.wait_for("sendMessage", count=before + 1, chat_id=3101)[before:]
+    assert thanks["text"] == "Thanks for your feedback."
+    with sqlite3.connect(assistant.database) as db:
+        rows = db.execute("SELECT data FROM events WHERE sender_id = '3101' ORDER BY id").fetchall()
+    events = [json.loads(data) for (data,) in rows]
+    assert [e["value"]["rating"] for e in events if e["event"] == "slot" and e["name"] == "feedback"] == ["down"]
+    assert [e["text"] for e in events if e["event"] == "user"] == ["can ultrasound see bone marrow edema?"]
 
 
 def test_the_start_command_is_a_greeting(telegram, webhook):

@@ -9,7 +9,9 @@ embedded widget.
 from __future__ import annotations
 
 import http.server
+import json
 import shutil
+import sqlite3
 import threading
 import urllib.error
 import urllib.request
@@ -356,6 +358,39 @@ def test_keyboard_only_tab_to_the_input_send_and_reach_every_quick_reply(page):
     sync_api.expect(page.locator(".bme-chat__msg--user").last).to_have_text(first)
     assert focused(page) == "bme-chat-input"  # focus goes back to the input, not to nowhere
     wait_for_reply(page, 2)
+
+
+def test_thumbs_under_an_answer_by_keyboard_keep_the_rating_in_the_conversation(page, assistant):
+    wait_for_reply(page, 0)
+    ask_and_wait(page, "what is bone marrow edema?")
+    rating = page.locator(".bme-chat__msg--bot").last.get_by_role("group", name="Was this answer helpful?")
+    sync_api.expect(rating).to_be_visible()
+    assert page.locator(".bme-chat__rate").count() == 1  # under the answer, not the greeting
+    assert_nothing_serious(axe_violations(page, assistant))
+
+    page.get_by_role("log").focus()  # the log, then the answer's buttons, in tab order
+    page.keyboard.press("Tab")
+    sync_api.expect(page.get_by_role("button", name="Helpful", exact=True)).to_be_focused()
+    page.keyboard.press("Tab")
+    down = page.get_by_role("button", name="Not helpful")
+    sync_api.expect(down).to_be_focused()
+    page.keyboard.press("Enter")
+    assert focused(page) == "bme-chat-input"  # the buttons go: focus does not go nowhere
+    sync_api.expect(rating).to_have_text("Thanks for your feedback.")
+    assert page.locator(".bme-chat__msg--user").count() == 1  # the rating is not shown as a message
+    assert page.locator(".bme-chat__msg--bot").count() == 2  # nor the thanks as another bubble
+
+    session = json.loads(page.evaluate("localStorage.getItem('bme-chat:session')"))
+    with sqlite3.connect(assistant.database) as db:
+        rows = db.execute("SELECT data FROM events WHERE sender_id = ? ORDER BY id", (session,)).fetchall()
+    events = [json.loads(data) for (data,) in rows]
+    kept = [e["value"] for e in events if e["event"] == "slot" and e["name"] == "feedback"]
+    rated = [e for e in events if e["event"] == "bot" and e["metadata"].get("answer") == "definition"][-1]
+    assert kept == [{"rating": "down", "at": rated["timestamp"], "answer": "definition"}]
+    assert [e["text"] for e in events if e["event"] == "user"] == ["/greet", "what is bone marrow edema?"]
+
+    ask_and_wait(page, "and what causes it?")  # the conversation goes on as before
+    sync_api.expect(page.get_by_role("log")).to_contain_text("six common triggers")
 
 
 def test_page_fits_a_small_phone(browser, assistant):

@@ -56,7 +56,8 @@ def test_shared_names_are_the_domain_files_names():
     assert names.URGENT_RESPONSE in domain["responses"]
     assert names.ANSWER_ACTION in domain["actions"]
     assert {names.CHOICE_FORM, names.SYMPTOM_CHECK_FORM} <= set(domain["forms"])
-    assert {names.TOPIC_SLOT, names.CHOICE_SLOT} <= set(domain["slots"])
+    assert {names.TOPIC_SLOT, names.CHOICE_SLOT, names.FEEDBACK_SLOT} <= set(domain["slots"])
+    assert domain["slots"][names.FEEDBACK_SLOT]["influence_conversation"] is False  # no policy reads it
 
 
 def test_the_patches_refuse_another_rasa_and_name_it():

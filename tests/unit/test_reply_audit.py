@@ -91,7 +91,7 @@ def test_jargon_is_explained_where_it_is_used(answer, bubble):
 # Replies that state no fact from the article, so name no section.
 NO_ARTICLE_FACT = {
     "utter_greet", "utter_goodbye", "utter_thank", "utter_bot_challenge", "utter_help", "utter_out_of_scope",
-    "utter_anything_else", "utter_default", "clarify", "symptom_check.repeat", "out_of_scope",
+    "utter_anything_else", "utter_default", "clarify", "symptom_check.repeat", "out_of_scope", "feedback",
 }  # fmt: skip
 
 

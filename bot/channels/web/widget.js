@@ -20,6 +20,8 @@
  *   leaves out its welcome and disclaimer bubbles (actions/actions.py).
  * - "New chat" starts a new conversation (a new session id) and says so in the log.
  * - Escape closes the floating chat and gives focus back to its button.
+ * - Under an answer, 👍 / 👎 (when the assistant offers them in the bubble's metadata) send the
+ *   rating back; the assistant keeps it with the conversation and its thanks replaces the buttons.
  */
 (function () {
   "use strict";
@@ -308,6 +310,49 @@
       } else if (!restored) {
         ui.jump.hidden = false;
       }
+      return item;
+    }
+
+    /* --- 👍 / 👎 under an answer ------------------------------------------------------------ */
+
+    /* A thumb (drawn here: emoji need a font the reader may not have); 👎 is it upside down. */
+    var THUMB = ["M7 10.5l3.6-7.2c1.3.1 2.2 1 2.2 2.3v3.9h5.3c1.2 0 2.1 1.1 1.9 2.3l-1.2 6.9c-.2 1-1 1.6-2 1.6H7z",
+                 "M3 10.5h4V21H3z"];
+    var RATINGS = [["up", "Helpful"], ["down", "Not helpful"]];
+    var awaitingThanks = []; /* rating rows whose thanks the assistant has not sent yet */
+
+    /* Two small buttons at the foot of the bubble. A press sends the payload the assistant gave
+       (it keeps the rating in the conversation, not as a question) and shows its thanks there. */
+    function offerRating(item, payloads) {
+      var row = el("div", "bme-chat__rate");
+      row.setAttribute("role", "group");
+      row.setAttribute("aria-label", "Was this answer helpful?");
+      RATINGS.forEach(function (rating) {
+        if (!payloads[rating[0]]) return;
+        var choice = button("bme-chat__rate-button bme-chat__rate-button--" + rating[0]);
+        choice.appendChild(icon(THUMB));
+        choice.setAttribute("aria-label", rating[1]);
+        choice.title = rating[1];
+        choice.setAttribute("aria-pressed", "false");
+        choice.addEventListener("click", function (event) {
+          if (!socket) return;
+          if (event.detail === 0) ui.input.focus(); /* the buttons go: don't leave focus nowhere */
+          choice.setAttribute("aria-pressed", "true");
+          row.querySelectorAll("button").forEach(function (b) { b.disabled = true; });
+          awaitingThanks.push(row);
+          socket.emit("user_uttered", { message: payloads[rating[0]], session_id: sessionId, metadata: METADATA });
+        });
+        row.appendChild(choice);
+      });
+      item.appendChild(row);
+      keepNewestInView();
+    }
+
+    function thank(text) {
+      var row = awaitingThanks.shift();
+      if (!row) return;
+      row.textContent = text;
+      row.classList.add("bme-chat__rate--done");
     }
 
     function remember(from, text) {
@@ -400,10 +445,16 @@
         }
       });
       socket.on("bot_uttered", function (message) {
+        var metadata = (message && message.metadata) || {};
+        if (metadata.answer === "feedback") { /* thanks for a rating: shown where it was given */
+          thank(String(message.text || ""));
+          return;
+        }
         clearTimeout(replyTimer);
         if (message && typeof message.text === "string" && message.text) {
-          show("bot", message.text);
+          var item = show("bot", message.text);
           remember("bot", message.text);
+          if (metadata.feedback) offerRating(item, metadata.feedback);
         }
         showReplies(message && message.quick_replies);
         clearTimeout(idleTimer);
