@@ -15,8 +15,8 @@ Three changes to Rasa's `SocketIOInput`:
   widget, its styles and the pinned socket.io client from npm (never a CDN), and axe-core (the
   accessibility audit the browser test runs on the page).
 
-Messages go through bot/channels/guard.py like REST's: checked, limited per session, and always
-answered. The socket stays at the standard `/socket.io` path.
+Messages go through the guard every channel shares (bot/channels/guard.py): checked, limited
+per session, and always answered. The socket stays at the standard `/socket.io` path.
 """
 
 from __future__ import annotations
@@ -33,14 +33,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
-from bot.channels.guard import (
-    MAX_MESSAGE_CHARS,
-    BadInputError,
-    SenderLimiter,
-    clean_message,
-    clean_sender,
-    handle_with_reply,
-)
+from bot.channels.guard import Guard
 from bot.patches.socketio_rooms import register_session_request
 from bot.settings import NODE_MODULES, WEB
 
@@ -77,7 +70,7 @@ class WebChatInput(SocketIOInput):
     ) -> None:
         super().__init__(user_message_evt, bot_message_evt, session_persistence=session_persistence)
         self.allowed_origins = set(allowed_origins or [])
-        self.limiter = SenderLimiter()
+        self.guard = Guard(self.name())
 
     def origin_allowed(self, origin: str | None, environ: dict[str, Any]) -> bool:
         """Same origin as the page, or one we were told to allow. No Origin: not a browser."""
@@ -90,6 +83,7 @@ class WebChatInput(SocketIOInput):
         sio = AsyncServer(async_mode="sanic", cors_allowed_origins=self.origin_allowed)
         blueprint = SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
         self.sio = sio
+        self.guard.attach(blueprint)
 
         @blueprint.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -110,54 +104,18 @@ class WebChatInput(SocketIOInput):
             if not isinstance(data, dict):
                 return
             sender_id = data.get("session_id") if self.session_persistence else sid
-            try:
-                sender_id = clean_sender(sender_id)
-            except BadInputError:
-                logger.warning("socket.io message without a usable session_id ignored")
-                return
-            output = _CountingOutput(sio, self.bot_message_evt)
-            try:
-                text = clean_message(data.get("message"))
-            except BadInputError:
-                await output.send_text_message(
-                    sender_id, f"Please type a question (at most {MAX_MESSAGE_CHARS} characters)."
-                )
-                return
-            if not self.limiter.try_acquire(sender_id):
-                await output.send_text_message(sender_id, "One moment: I'm still answering your earlier messages.")
-                return
             metadata = data.get(self.metadata_key) or {}
             if isinstance(metadata, str):
                 try:
                     metadata = json.loads(metadata)
                 except json.JSONDecodeError:
                     metadata = {}
-            message = UserMessage(
-                text,
-                output,
-                sender_id,
-                input_channel=self.name(),
+            await self.guard.handle(
+                on_new_message,
+                sender=sender_id,
+                text=data.get("message"),
+                output=SocketIOOutput(sio, self.bot_message_evt),
                 metadata=metadata if isinstance(metadata, dict) else {},
             )
 
-            async def apologise(apology: str) -> None:
-                await output.send_text_message(sender_id, apology)
-
-            try:
-                await handle_with_reply(on_new_message, message, lambda: output.sent, apologise)
-            finally:
-                self.limiter.release(sender_id)
-
         return blueprint
-
-
-class _CountingOutput(SocketIOOutput):
-    """Counts what is sent, so the guard knows whether the user heard anything."""
-
-    def __init__(self, sio: AsyncServer, bot_message_evt: str) -> None:
-        super().__init__(sio, bot_message_evt)
-        self.sent = 0
-
-    async def _send_message(self, socket_id: str, response: Any) -> None:
-        self.sent += 1
-        await super()._send_message(socket_id, response)

@@ -12,6 +12,7 @@ exists, and the test that shows Rasa's behaviour is kept.
 - sql_tracker_store: `SQLTrackerStore._retrieve` with Rasa's query built once (our store only).
 - slack_content_type: the Slack request's content type made exact for Rasa's handler.
 - socketio_rooms: Rasa's socket.io session handler, copied, with its missing `await`.
+- running_agent: the agent `rasa run` keeps on its Sanic app, read by our channels' guard.
 
 `install()` applies the global ones; `python -m bot` (Rasa's command line, what `make run`
 starts) calls it before Rasa starts.
