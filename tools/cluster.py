@@ -120,6 +120,17 @@ class Database:
     user: str
     password: str
 
+    def store_settings(self) -> dict[str, Any]:
+        """The settings endpoints.production.yml gives the tracker store, as Rasa passes them."""
+        return {
+            "dialect": "postgresql",
+            "host": self.host,
+            "port": self.port,
+            "db": self.name,
+            "username": self.user,
+            "password": self.password,
+        }
+
 
 @dataclass(frozen=True)
 class Redis:
@@ -465,6 +476,26 @@ def cluster(
                 raise ClusterError(f"{child.name} did not become ready:\n{child.log_tail()}")
         nginx = start_nginx(running, binaries, nginx_port)
         _wait_for(nginx, lambda: _http_ok(f"{running.nginx_url}/"), "nginx", timeout_s=30)
+        yield running
+    finally:
+        stop_children(running.children)
+        shutil.rmtree(state_dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def stores() -> Iterator[Cluster]:
+    """PostgreSQL and Redis alone, as the cluster runs them: for the stores' tests and
+    tools/purge_timing.py. Stopped, and their data removed, when the block ends."""
+    binaries = find_binaries()
+    state_dir = _state_dir()
+    running = Cluster(
+        state_dir,
+        Database(HOST, free_port(), DB_NAME, DB_USER, secrets.token_urlsafe(18)),
+        Redis(HOST, free_port(), secrets.token_urlsafe(18)),
+    )
+    try:
+        start_postgres(running, binaries)
+        start_redis(running, binaries)
         yield running
     finally:
         stop_children(running.children)
