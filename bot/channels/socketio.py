@@ -34,6 +34,7 @@ from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
 from bot.channels.guard import Guard
+from bot.names import ERASED_ANSWER
 from bot.patches.socketio_rooms import register_session_request
 from bot.settings import NODE_MODULES, WEB
 
@@ -114,8 +115,20 @@ class WebChatInput(SocketIOInput):
                 on_new_message,
                 sender=sender_id,
                 text=data.get("message"),
-                output=SocketIOOutput(sio, self.bot_message_evt),
+                output=WebChatOutput(sio, self.bot_message_evt),
                 metadata=metadata if isinstance(metadata, dict) else {},
             )
 
         return blueprint
+
+
+class WebChatOutput(SocketIOOutput):
+    """Rasa's socket.io output; the reply that confirms an erasure also tells the widget to
+    forget the conversation it keeps in the browser (`"erased": true`), since the server no
+    longer has it (bot/stores/erasure.py)."""
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        if kwargs.get("answer") != ERASED_ANSWER:
+            await super().send_text_message(recipient_id, text, **kwargs)
+            return
+        await self._send_message(recipient_id, {"text": text, "erased": True})
