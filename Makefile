@@ -3,7 +3,8 @@
 #   make test   the same set-up (and, as root, the Debian packages the tests need), then every test
 # The rest, by what it is for:
 #   make/setup.mk  make train, make lock, make clean
-#   make/run.mk    make shell (chat in the terminal), make cluster (the production set-up)
+#   make/run.mk    make shell (chat in the terminal), make cluster (the production set-up),
+#                  make forget SENDER=... (delete one conversation)
 #   make/test.mk   make test-unit (seconds), make lint (ruff and mypy)
 #   make/eval.mk   make eval (every evaluation set), make replies (every reply, for review),
 #                  make bench (the benchmark against stock Rasa)

@@ -1,7 +1,7 @@
 # Running the assistant: in the foreground (make run), in the terminal (make shell), or as in
 # production with PostgreSQL, Redis and nginx in front of N instances (make cluster).
 
-.PHONY: run shell cluster
+.PHONY: run shell cluster forget
 
 run: $(MODEL) $(WIDGET_DEPS)
 	$(BIN)/python -m tools.serve
@@ -12,3 +12,9 @@ shell: $(MODEL)
 # Needs Debian's postgresql, redis-server and nginx. INSTANCES=3 for three `rasa run`.
 cluster: $(MODEL)
 	$(BIN)/python -m tools.cluster --instances $(or $(INSTANCES),2)
+
+# Deletes every stored event of one conversation (docs/privacy.md), on the store RASA_ENDPOINTS
+# selects: make forget SENDER=U0123ABCD
+forget: $(INSTALLED)
+	@test -n "$(SENDER)" || { echo "Usage: make forget SENDER=<sender id>"; exit 2; }
+	$(BIN)/python -m tools.forget -- '$(subst ','\'',$(SENDER))'
