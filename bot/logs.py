@@ -21,7 +21,8 @@ and whole trackers whatever this says: never run it on real conversations.
 
 `install()` puts the cleaning in Python's log record factory, so it applies to every logger
 and handler of the process, including those Rasa, Sanic and the action server configure after
-it. `python -m bot` (Rasa) and the `actions` package (the action server) call it.
+it, and sets our own loggers to INFO, as Rasa does its own (the root logger stays at WARNING).
+`python -m bot` (Rasa) and the `actions` package (the action server) call it.
 """
 
 from __future__ import annotations
@@ -80,6 +81,8 @@ class LogPolicy:
         return line
 
 
+# Our packages' loggers: at INFO, like Rasa's own ("rasa"), whatever the root logger's level.
+OUR_LOGGERS = ("bot", "actions", "tools")
 _policy = LogPolicy()
 _FORMATTER = logging.Formatter()
 _INSTALLED = "_bme_cleaning_factory"
@@ -107,6 +110,8 @@ def install(settings: Settings | None = None) -> LogPolicy:
     current = logging.getLogRecordFactory()
     if not getattr(current, _INSTALLED, False):
         logging.setLogRecordFactory(_cleaning(current))
+    for ours in OUR_LOGGERS:  # INFO, as Rasa sets its own: the root logger stays at WARNING
+        logging.getLogger(ours).setLevel(logging.INFO)
     return _policy
 
 
