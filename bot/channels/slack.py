@@ -17,7 +17,8 @@ turns button clicks into user messages. What this subclass changes, and why:
 - Every message goes through the guard every channel shares (bot/channels/guard.py): size cap,
   per-user limit, a reply within 12 s or an apology, never silence. Slack wants its 200 within
   3 s, so, as in Rasa, the event is acknowledged at once and answered in the background.
-- Only plain user messages are answered, not joins, edits or other bots' posts.
+- Only people's messages are answered, not joins, edits or other bots' posts; one without text
+  (a file with no caption) gets a request for text, where Rasa would stay silent.
 - The `url_verification` challenge is answered as `{"challenge": ...}` (Rasa sends a bare
   JSON string).
 """
@@ -149,10 +150,15 @@ class SlackInput(RasaSlackInput):
 
     @staticmethod
     def _is_user_message(slack_event: dict[str, Any]) -> bool:
-        """Rasa skips posts with a `bot_id`; also skip joins, edits and other non-user subtypes,
-        which would otherwise get answered like questions."""
+        """Rasa's test, except that a message without text (a file without a caption) is a
+        person's message too, answered by the guard with a request for text instead of silence;
+        and joins, edits and other non-user subtypes are skipped, not answered like questions."""
         event = slack_event.get("event") or {}
-        return bool(RasaSlackInput._is_user_message(slack_event) and event.get("subtype") in USER_SUBTYPES)
+        return (
+            event.get("type") in ("message", "app_mention")
+            and not event.get("bot_id")
+            and event.get("subtype") in USER_SUBTYPES
+        )
 
     def get_output_channel(self, channel: str | None = None, thread_id: str | None = None) -> SlackOutput:
         return SlackOutput(self.slack_token, channel or self.slack_channel, thread_id, self.proxy, self.api_url)
