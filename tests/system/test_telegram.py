@@ -90,6 +90,16 @@ def test_a_text_message_is_answered_and_so_is_the_next(telegram, webhook, assist
     assert not any("Event loop is closed" in line for line in assistant.output)
 
 
+def test_a_redelivered_update_is_answered_once(telegram, webhook):
+    update = json.dumps({"update_id": 990001, "message": message(6001, "what is bone marrow edema")}).encode()
+    assert webhook.post(update) == 200
+    assert webhook.post(update) == 200  # Telegram redelivers when it thinks the first failed
+    assert webhook.text(6001, "how long does overuse bme take to heal") == 200
+    telegram.wait_for("sendMessage", count=3, chat_id=6001)  # the welcome, the two answers
+    time.sleep(0.5)
+    assert sum("MRI" in p["text"] for p in telegram.calls_of("sendMessage", chat_id=6001)) == 1
+
+
 @pytest.mark.parametrize("secret", [None, "wrong"], ids=["missing", "wrong"])
 def test_an_update_without_the_right_secret_is_refused(telegram, webhook, secret):
     chat_id = 2001 if secret is None else 2002

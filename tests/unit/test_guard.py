@@ -5,11 +5,13 @@ own tests (tests/system/test_every_channel.py) run the same list over the real p
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import pytest
 from rasa.core.channels.channel import OutputChannel, UserMessage
 
+from bot import logs
 from bot.channels.guard import (
     APOLOGY,
     ASK_FOR_TEXT,
@@ -21,6 +23,7 @@ from bot.channels.guard import (
     clean_message,
     clean_sender,
 )
+from bot.settings import Settings
 from bot.stores.guard_state import Admission, InProcessGuardState, Limits
 
 
@@ -181,3 +184,17 @@ def test_the_in_process_state_forgets_marks_and_deliveries_when_they_expire():
         return results
 
     assert asyncio.run(run()) == [Admission.ADMITTED, Admission.BUSY, Admission.ADMITTED, True, False, True]
+
+
+@pytest.mark.parametrize("log_messages", [False, True])
+def test_message_texts_are_logged_only_with_log_messages(caplog, log_messages):
+    logs.install(Settings.from_env({"LOG_MESSAGES": "true"} if log_messages else {}))
+    try:
+        with caplog.at_level(logging.INFO):
+            asyncio.run(guard().handle(answering, sender="U_PRIVATE", text="my knee is sore", output=Recorder()))
+            asyncio.run(guard(Limits(in_flight=0)).handle(answering, sender="U_PRIVATE", text="x", output=Recorder()))
+    finally:
+        logs.install(Settings.from_env({}))
+    assert ("my knee is sore" in caplog.text) is log_messages
+    assert ("U_PRIVATE" in caplog.text) is log_messages
+    assert "refused (busy)" in caplog.text
