@@ -139,6 +139,7 @@ class InProcessGuardState(GuardState):
 # KEYS: in-flight set, recent set. ARGV: ticket, in_flight, in_flight_expiry_s, per_minute, window_s.
 # Redis's own clock, so instances on different hosts agree. Returns 0 admitted, 1 busy, 2 too fast.
 _ADMIT = """
+if redis.replicate_commands then redis.replicate_commands() end -- TIME before writes, Redis < 5
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local expiry, window = tonumber(ARGV[3]), tonumber(ARGV[5])

@@ -110,7 +110,8 @@ def _one_purger_at_a_time(engine: sqlalchemy.engine.Engine) -> Iterator[bool]:
     if engine.dialect.name != "postgresql":
         yield True
         return
-    with engine.connect() as connection:
+    # Autocommit: the lock is the session's, and no transaction stays open while purging.
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         key = {"key": ADVISORY_LOCK_KEY}
         held = bool(connection.execute(sqlalchemy.text("SELECT pg_try_advisory_lock(:key)"), key).scalar())
         try:

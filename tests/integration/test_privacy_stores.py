@@ -164,3 +164,18 @@ def test_sql_errors_in_the_log_do_not_show_their_values(store):
         connection.execute(sqlalchemy.text("SELECT * FROM no_such_table WHERE x = :x"), {"x": "U_PRIVATE"})
     logged = logs.LogPolicy().clean(str(failed.value))
     assert "U_PRIVATE" not in logged and "no_such_table" in logged
+
+
+def test_on_postgresql_one_instance_purges_at_a_time(postgres):
+    store = TurnLimitedSQLTrackerStore(domain=DOMAIN, **postgres.database.store_settings())
+    seed(store, ["idle-x"], 3, age_s=40 * DAY)
+    try:
+        with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as other_instance:
+            key = {"key": retention.ADVISORY_LOCK_KEY}
+            other_instance.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), key)
+            assert retention.purge_idle(store.engine, 30 * DAY).skipped
+            other_instance.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:key)"), key)
+        assert retention.purge_idle(store.engine, 30 * DAY).events == 3
+    finally:
+        with store.engine.begin() as connection:
+            connection.execute(EVENTS.delete())
