@@ -384,10 +384,12 @@ def test_a_flood_from_one_sender_is_limited_and_others_are_unaffected(user_on, c
     flooder.ask("hi", said("Hello!"))  # the conversation exists: the flood is only turns
     before = len(flooder.heard())
     with ThreadPoolExecutor(20) as pool:
-        statuses = list(pool.map(flooder.send, ["what is bme"] * 20))
+        flood = [pool.submit(flooder.send, "what is bme") for _ in range(20)]
+        time.sleep(0.05)  # while the flood is being handled
         started = time.monotonic()
         bystander.ask("can bme heal on its own?", said("6 weeks to 6 months"))
         bystander_s = time.monotonic() - started
+        statuses = [sent.result() for sent in flood]
     flooder.wait(before, said("marrow"))  # the admitted ones are answered
     if channel == "rest":
         refused = statuses.count(429)
