@@ -5,6 +5,7 @@
 #   make/setup.mk  make train, make lock, make clean
 #   make/run.mk    make shell (chat in the terminal), make cluster (the production set-up),
 #                  make review (the turns worth a look, labelled into training data)
+#                  make forget SENDER=... (delete one conversation)
 #   make/test.mk   make test-unit (seconds), make lint (ruff and mypy)
 #   make/eval.mk   make eval (every evaluation set), make replies (every reply, for review),
 #                  make bench (the benchmark against stock Rasa)

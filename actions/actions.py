@@ -6,6 +6,10 @@
   its slot takes the reply's text, and `action_answer` reads it as the answer (an entity, an
   ordinal, an item's title) or, if it is not one, answers it as a question: one call a turn.
 - The symptom check is a form too: `validate_symptom_check_form` reads yes/no/not sure.
+- "Delete my conversation" opens `erasure_form`; `validate_erasure_form` reads the answer and
+  `action_erase_conversation` says what happens. This server cannot reach the tracker store:
+  on a yes it returns a marker, on which the store deletes the conversation instead of saving
+  the turn (bot/stores/erasure.py).
 """
 
 from __future__ import annotations
@@ -18,11 +22,21 @@ from rasa_sdk.events import ActionExecuted, ActionExecutionRejected, ActiveLoop,
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.domain import feedback, replies, symptom_check
+from bot.domain import feedback, privacy, replies, symptom_check
 from bot.domain.replies import Reply, reply, title_of
 from bot.domain.topics import payload_for, topic_of
 from bot.domain.understanding import asks_something_else, decide_all, parts_of, read_choice
-from bot.names import CHOICE_FORM, CHOICE_SLOT, SYMPTOM_CHECK_FORM, TOPIC_SLOT
+from bot.names import (
+    CHOICE_FORM,
+    CHOICE_SLOT,
+    ERASE_ACTION,
+    ERASE_SLOT,
+    ERASED_ANSWER,
+    ERASURE_ANSWER_SLOT,
+    ERASURE_FORM,
+    SYMPTOM_CHECK_FORM,
+    TOPIC_SLOT,
+)
 
 REQUESTED_SLOT = "requested_slot"  # Rasa's own slot for the slot a form asks for
 
@@ -274,3 +288,36 @@ class ActionSymptomCheckResult(Action):
         else:
             say(dispatcher, reply("symptom_check.clear"))
         return [SlotSet(slot, None) for slot in symptom_check.QUESTIONS]
+
+
+# --- erasure on request -----------------------------------------------------------------------
+
+
+class ValidateErasureForm(FormValidationAction):
+    """Reads the answer to "Delete this whole conversation?": "yes" only for a clear yes (the
+    button, or a typed yes without a doubt), "no" for anything else, which cancels."""
+
+    def name(self) -> str:
+        return f"validate_{ERASURE_FORM}"
+
+    async def validate_erasure_answer(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        message = tracker.latest_message
+        confirmed = privacy.confirms_erasure(message.get("text") or "", _intent(message))
+        return {ERASURE_ANSWER_SLOT: "yes" if confirmed else "no"}
+
+
+class ActionEraseConversation(Action):
+    """Says whether the conversation is deleted; on a yes, returns the marker on which the
+    tracker store deletes every stored event of it and saves nothing of this turn."""
+
+    def name(self) -> str:
+        return ERASE_ACTION
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        if tracker.get_slot(ERASURE_ANSWER_SLOT) == "yes":
+            dispatcher.utter_message(text=replies.CONVERSATION_DELETED, answer=ERASED_ANSWER)
+            return [SlotSet(ERASE_SLOT, True)]
+        dispatcher.utter_message(text=replies.CONVERSATION_KEPT, answer=privacy.KEPT_ANSWER)
+        return [SlotSet(ERASURE_ANSWER_SLOT, None)]

@@ -41,7 +41,7 @@ from bot.turns import BOTH, CLARIFY, CLASSIFIER, DETECTOR, OUT_OF_SCOPE, URGENT,
 PATH = "/metrics"
 CHANNELS = ("rest", "socketio", "slack", "telegram")
 ERROR_KINDS = ("exception", "timeout", "apology")
-REFUSALS = ("bad_input", "too_long", "busy")
+REFUSALS = ("bad_input", "too_long", "busy", "too_fast")
 # Headers a reverse proxy adds: a request with one is not from this machine, whatever its address.
 _FORWARDED = ("X-Forwarded-For", "X-Real-IP", "Forwarded")
 # Up to the 12 s after which the channels apologise (bot/channels/guard.py), and beyond.

@@ -29,3 +29,13 @@ CHOICE_SLOT = "choice"
 # A user's 👍 or 👎 on one bubble, kept in the conversation as this slot's value (no policy
 # reads it: bot/feedback.py).
 FEEDBACK_SLOT = "feedback"
+# Erasure on request (docs/privacy.md): "delete my conversation" asks for confirmation
+# (erasure_form, its answer in ERASURE_ANSWER_SLOT); on a yes, the action sets ERASE_SLOT, and
+# the tracker store, seeing that marker, deletes the conversation instead of saving the turn.
+DELETE_INTENT = "delete_conversation"
+ERASURE_FORM = "erasure_form"
+ERASURE_ANSWER_SLOT = "erasure_answer"
+ERASE_SLOT = "erase_conversation"
+ERASE_ACTION = "action_erase_conversation"
+# The reply that confirms an erasure: the web chat then also forgets the conversation it keeps.
+ERASED_ANSWER = "privacy.deleted"

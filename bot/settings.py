@@ -40,6 +40,20 @@ def _split(value: str | None) -> list[str]:
     return [item.strip() for item in (value or "").split(",") if item.strip()]
 
 
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _number(value: str | None, default: float) -> float:
+    """A number of days, messages...: unset or empty is the default; nonsense stops start-up."""
+    if value is None or not value.strip():
+        return default
+    number = float(value)
+    if number < 0:
+        raise ValueError(f"{value!r} is negative")
+    return number
+
+
 @dataclass(frozen=True)
 class Settings:
     """The environment's settings; `Settings.from_env()` reads them."""
@@ -62,6 +76,17 @@ class Settings:
     telegram_api_url: str | None = None  # another Telegram Bot API base (tests use a fake one)
     metrics_token: str | None = None  # METRICS_TOKEN: /metrics for anyone with it; without it, this machine only
     review_token: str | None = None  # REVIEW_TOKEN: required by the review page when set (always off localhost)
+    # Privacy (docs/privacy.md). CONVERSATION_RETENTION_DAYS: a conversation idle this long is
+    # deleted (0 keeps every conversation for ever). LOG_MESSAGES: message texts and sender ids in
+    # the log, for debugging only.
+    conversation_retention_days: float = 30
+    log_messages: bool = False
+    # SENDER_MESSAGES_PER_MINUTE: messages one sender may send in any minute (0: no limit); the
+    # benchmark turns it off. At most 3 of a sender's messages are handled at once regardless.
+    sender_messages_per_minute: int = 30
+    # Read by Rasa itself from endpoints.production.yml; here only so the log can redact them.
+    db_password: str | None = None
+    redis_password: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -89,4 +114,23 @@ class Settings:
             telegram_api_url=text("TELEGRAM_API_URL"),
             metrics_token=text("METRICS_TOKEN"),
             review_token=text("REVIEW_TOKEN"),
+            conversation_retention_days=_number(env.get("CONVERSATION_RETENTION_DAYS"), 30),
+            log_messages=_flag(env.get("LOG_MESSAGES")),
+            sender_messages_per_minute=int(_number(env.get("SENDER_MESSAGES_PER_MINUTE"), 30)),
+            db_password=text("DB_PASSWORD"),
+            redis_password=text("REDIS_PASSWORD"),
         )
+
+    def secrets(self) -> list[str]:
+        """Every secret the environment holds: never to be written to a log (bot/logs.py)."""
+        values = [
+            self.rasa_api_token,
+            self.rest_token,
+            self.slack_bot_token,
+            self.slack_signing_secret,
+            self.telegram_bot_token,
+            self.telegram_secret_token,
+            self.db_password,
+            self.redis_password,
+        ]
+        return [value for value in values if value]

@@ -1,7 +1,7 @@
 """Shared test set-up: each test is marked with its tier from the folder it lives in.
 
 - tests/unit: no trained model, no server, no npm; seconds (`make test-unit`, `pytest -m unit`)
-- tests/integration: components and stores (the trained model, SQLite, a real Redis)
+- tests/integration: components and stores (the trained model, SQLite, a real Redis and PostgreSQL)
 - tests/system: real servers (Rasa and the action server), the browser, the cluster, channels
 
 `make test` (and CI) runs all three.

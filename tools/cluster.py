@@ -120,6 +120,17 @@ class Database:
     user: str
     password: str
 
+    def store_settings(self) -> dict[str, Any]:
+        """The settings endpoints.production.yml gives the tracker store, as Rasa passes them."""
+        return {
+            "dialect": "postgresql",
+            "host": self.host,
+            "port": self.port,
+            "db": self.name,
+            "username": self.user,
+            "password": self.password,
+        }
+
 
 @dataclass(frozen=True)
 class Redis:
@@ -316,11 +327,20 @@ def _credentials_file(cluster: Cluster, port: int, env: dict[str, str]) -> Path:
     return path
 
 
-def start_instance(cluster: Cluster, index: int, nginx_port: int, lock_lifetime_s: int, endpoints: Path) -> Child:
-    """One `rasa run` with endpoints.production.yml, configured only through its environment."""
+def start_instance(
+    cluster: Cluster,
+    index: int,
+    nginx_port: int,
+    lock_lifetime_s: int,
+    endpoints: Path,
+    extra_env: dict[str, str] | None = None,
+) -> Child:
+    """One `rasa run` with endpoints.production.yml, configured only through its environment
+    (ours, plus `extra_env`: a channel's secrets, say)."""
     port = free_port()
     env = {
         **os.environ,
+        **(extra_env or {}),
         **cluster.environment(),
         "RASA_TELEMETRY_ENABLED": "false",
         "TICKET_LOCK_LIFETIME": str(lock_lifetime_s),
@@ -442,11 +462,15 @@ def _state_dir() -> Path:
 
 @contextlib.contextmanager
 def cluster(
-    instances: int = 2, lock_lifetime_s: int = LOCK_LIFETIME_S, endpoints: Path = PRODUCTION_ENDPOINTS
+    instances: int = 2,
+    lock_lifetime_s: int = LOCK_LIFETIME_S,
+    endpoints: Path = PRODUCTION_ENDPOINTS,
+    env: dict[str, str] | None = None,
 ) -> Iterator[Cluster]:
     """Starts the whole cluster and waits until nginx answers through every instance; stops it and
     removes its state when the block ends (also on errors and Ctrl-C). `endpoints` is for trying
-    another endpoints file that reads the same variables."""
+    another endpoints file that reads the same variables; `env` adds to the instances'
+    environment (Slack's secrets, say)."""
     if not MODEL.exists():
         raise ClusterError(f"No trained model at {MODEL}: run `make train` first.")
     binaries = find_binaries()
@@ -462,7 +486,7 @@ def cluster(
         start_redis(running, binaries)
         nginx_port = free_port()
         for index in range(instances):
-            start_instance(running, index, nginx_port, lock_lifetime_s, endpoints)
+            start_instance(running, index, nginx_port, lock_lifetime_s, endpoints, env)
         _wait_for(actions, lambda: _http_ok(f"{running.actions_url}/health"), "the action server")
         for child, url in zip(running.instances, running.instance_urls, strict=True):
             # Rasa listens only once its model is loaded, so 200 on / means ready.
@@ -470,6 +494,26 @@ def cluster(
                 raise ClusterError(f"{child.name} did not become ready:\n{child.log_tail()}")
         nginx = start_nginx(running, binaries, nginx_port)
         _wait_for(nginx, lambda: _http_ok(f"{running.nginx_url}/"), "nginx", timeout_s=30)
+        yield running
+    finally:
+        stop_children(running.children)
+        shutil.rmtree(state_dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def stores() -> Iterator[Cluster]:
+    """PostgreSQL and Redis alone, as the cluster runs them: for the stores' tests and
+    tools/purge_timing.py. Stopped, and their data removed, when the block ends."""
+    binaries = find_binaries()
+    state_dir = _state_dir()
+    running = Cluster(
+        state_dir,
+        Database(HOST, free_port(), DB_NAME, DB_USER, secrets.token_urlsafe(18)),
+        Redis(HOST, free_port(), secrets.token_urlsafe(18)),
+    )
+    try:
+        start_postgres(running, binaries)
+        start_redis(running, binaries)
         yield running
     finally:
         stop_children(running.children)

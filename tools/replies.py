@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.domain import replies
+from bot.domain import privacy, replies
 from bot.domain.knowledge import Knowledge, knowledge
 from bot.domain.replies import LONG_BONES, reply, title_of
 from bot.domain.topics import Pick
@@ -83,6 +83,8 @@ def _action_lines() -> list[CatalogueEntry]:
         ),
         CatalogueEntry("out_of_scope", CONVERSATION, "a topic the article lacks", (replies.NOT_IN_ARTICLE,)),
         CatalogueEntry("feedback", CONVERSATION, "a 👍 or 👎 under an answer", (replies.FEEDBACK_THANKS,)),
+        CatalogueEntry(privacy.DELETED_ANSWER, CONVERSATION, "deletion confirmed", (replies.CONVERSATION_DELETED,)),
+        CatalogueEntry(privacy.KEPT_ANSWER, CONVERSATION, "deletion not confirmed", (replies.CONVERSATION_KEPT,)),
     ]
 
 

@@ -1,12 +1,15 @@
-"""The REST channel: Rasa's request and reply format, with a token, input checks and a reply guard.
+"""The REST channel: Rasa's request and reply format, with a token, and the input guard.
 
 Rasa's own REST channel has no authentication at all (its --auth-token only guards the HTTP
 API), takes a missing sender as the shared conversation "default", and answers nothing when
 an action fails. Ours:
 
 - with REST_TOKEN set, requires `Authorization: Bearer <token>` (or `?token=<token>`): 401;
-- refuses invalid JSON, a missing or odd sender, an empty or oversized message: 400 / 413;
-- refuses a sender's fourth simultaneous message: 429 (bot/channels/guard.py);
+- refuses a body that is not a JSON object: 400;
+- hands the sender and message to the guard every channel shares (bot/channels/guard.py),
+  and answers its refusals with their HTTP status: a missing or odd sender, an empty or
+  oversized message (400 / 413), a sender's fourth simultaneous message or 31st in a minute
+  (429, with Retry-After);
 - always answers with at least one message (an apology when Rasa could not answer in time).
 
 Keep it on a trusted network unless REST_TOKEN is set.
@@ -24,7 +27,9 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels.guard import BadInputError, SenderLimiter, clean_message, clean_sender, handle_with_reply
+from bot.channels.guard import Guard
+
+NOT_AN_OBJECT = 'send a JSON object: {"sender": "...", "message": "..."}'
 
 
 class TokenRestInput(InputChannel):
@@ -38,7 +43,7 @@ class TokenRestInput(InputChannel):
 
     def __init__(self, token: str | None = None) -> None:
         self.token = token
-        self.limiter = SenderLimiter()
+        self.guard = Guard(self.name())
 
     def _authorised(self, request: Request) -> bool:
         if not self.token:
@@ -52,6 +57,7 @@ class TokenRestInput(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         blueprint = Blueprint("rest_webhook", __name__)
+        self.guard.attach(blueprint)
 
         @blueprint.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -63,32 +69,22 @@ class TokenRestInput(InputChannel):
                 return response.json({"error": "missing or wrong token"}, status=401)
             try:
                 payload = json.loads(request.body or b"")
-                if not isinstance(payload, dict):
-                    raise BadInputError('send a JSON object: {"sender": "...", "message": "..."}')
-                sender = clean_sender(payload.get("sender"))
-                text = clean_message(payload.get("message"))
-            except (ValueError, UnicodeDecodeError) as error:
-                status = error.status if isinstance(error, BadInputError) else 400
-                detail = str(error) if isinstance(error, BadInputError) else "the body is not valid JSON"
-                return response.json({"error": detail}, status=status)
-            if not self.limiter.try_acquire(sender):
-                return response.json(
-                    {"error": "too many messages at once: wait for the answers"},
-                    status=429,
-                    headers={"Retry-After": "2"},
-                )
-            try:
-                collector = CollectingOutputChannel()
-                message = UserMessage(
-                    text, collector, sender, input_channel=self.name(), metadata=self.get_metadata(request)
-                )
-
-                async def apologise(apology: str) -> None:
-                    await collector.send_text_message(sender, apology)
-
-                await handle_with_reply(on_new_message, message, lambda: len(collector.messages), apologise)
-                return response.json(collector.messages)
-            finally:
-                self.limiter.release(sender)
+            except (ValueError, UnicodeDecodeError):
+                return response.json({"error": "the body is not valid JSON"}, status=400)
+            if not isinstance(payload, dict):
+                return response.json({"error": NOT_AN_OBJECT}, status=400)
+            collector = CollectingOutputChannel()
+            verdict = await self.guard.handle(
+                on_new_message,
+                sender=payload.get("sender"),
+                text=payload.get("message"),
+                output=collector,
+                metadata=self.get_metadata(request),
+                tell_user=False,
+            )
+            if not verdict.handled:
+                headers = {"Retry-After": str(verdict.retry_after_s)} if verdict.retry_after_s else None
+                return response.json({"error": verdict.error}, status=verdict.status, headers=headers)
+            return response.json(collector.messages)
 
         return blueprint

@@ -11,15 +11,21 @@ turns button clicks into user messages. What this subclass changes, and why:
 - `application/json; charset=utf-8` is JSON: Rasa compares the content type with `==` and
   silently drops such an event with a 200.
 - Slack redelivers an event it thinks failed (X-Slack-Retry-Num); Rasa answers most retries
-  again. We remember recent `event_id`s and acknowledge a repeat with a 200 and no answer.
-- Only plain user messages are answered, not joins, edits or other bots' posts.
+  again. We remember `event_id`s for an hour and acknowledge a repeat with a 200 and no
+  answer; with several instances they are remembered in Redis, so a retry that reaches another
+  instance is not answered twice (bot/stores/guard_state.py).
+- Every message goes through the guard every channel shares (bot/channels/guard.py): size cap,
+  per-user limit, a reply within 12 s or an apology, never silence. Slack wants its 200 within
+  3 s, so, as in Rasa, the event is acknowledged at once and answered in the background.
+- Only people's messages are answered, not joins, edits or other bots' posts; one without text
+  (a file with no caption) gets a request for text, where Rasa would stay silent.
 - The `url_verification` challenge is answered as `{"challenge": ...}` (Rasa sends a bare
   JSON string).
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -32,13 +38,13 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import feedback
+from bot.channels.guard import Guard
 from bot.domain.feedback import BUTTONS
 from bot.patches.slack_content_type import bare_media_type
 
 SLACK_API_URL = "https://slack.com/api/"
 MAX_BUTTONS = 25  # elements in one Block Kit `actions` block
 MAX_BUTTON_TITLE = 75  # characters Slack accepts in a button's text
-REMEMBERED_EVENTS = 10_000
 # Message subtypes that are still something a person wrote; the rest (joins, edits, deletions,
 # bot posts, ...) are not addressed to the assistant.
 USER_SUBTYPES = frozenset({None, "file_share", "thread_broadcast", "me_message"})
@@ -152,26 +158,39 @@ class SlackInput(RasaSlackInput):
         # Rasa drops `http_timeout` retries unseen and answers the others again. De-duplicating
         # by event_id instead answers each event once, even a retry of one that never got here.
         self.errors_ignore_retry: tuple[str, ...] = ()
-        self._recent_events: OrderedDict[str, None] = OrderedDict()
+        self.guard = Guard(self.name())
+        self._answering: set[asyncio.Task] = set()
 
-    def _is_repeat(self, event_id: str | None) -> bool:
-        """Remembers the event and says whether it was seen already (a bounded LRU)."""
-        if not event_id:
-            return False
-        if event_id in self._recent_events:
-            self._recent_events.move_to_end(event_id)
-            return True
-        self._recent_events[event_id] = None
-        if len(self._recent_events) > REMEMBERED_EVENTS:
-            self._recent_events.popitem(last=False)
-        return False
+    async def process_message(
+        self,
+        request: Request,
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+        text: str,
+        sender_id: str | None,
+        metadata: dict | None,
+    ) -> HTTPResponse:
+        """Rasa's handler calls this for a message or a button click: acknowledged at once, then
+        answered through the guard in the background (Slack retries after 3 s without a 200)."""
+        metadata = metadata or {}
+        thread_id = metadata.get("thread_id") if self.use_threads else None
+        output = self.get_output_channel(metadata.get("out_channel"), thread_id)
+        handling = self.guard.handle(on_new_message, sender=sender_id, text=text, output=output, metadata=metadata)
+        task = asyncio.create_task(handling)
+        self._answering.add(task)  # a reference, or the task may be collected before it ends
+        task.add_done_callback(self._answering.discard)
+        return response.text("")
 
     @staticmethod
     def _is_user_message(slack_event: dict[str, Any]) -> bool:
-        """Rasa skips posts with a `bot_id`; also skip joins, edits and other non-user subtypes,
-        which would otherwise get answered like questions."""
+        """Rasa's test, except that a message without text (a file without a caption) is a
+        person's message too, answered by the guard with a request for text instead of silence;
+        and joins, edits and other non-user subtypes are skipped, not answered like questions."""
         event = slack_event.get("event") or {}
-        return bool(RasaSlackInput._is_user_message(slack_event) and event.get("subtype") in USER_SUBTYPES)
+        return (
+            event.get("type") in ("message", "app_mention")
+            and not event.get("bot_id")
+            and event.get("subtype") in USER_SUBTYPES
+        )
 
     def get_output_channel(self, channel: str | None = None, thread_id: str | None = None) -> SlackOutput:
         return SlackOutput(self.slack_token, channel or self.slack_channel, thread_id, self.proxy, self.api_url)
@@ -179,6 +198,7 @@ class SlackInput(RasaSlackInput):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """Rasa's routes, behind a check that answers what Rasa's handler gets wrong itself."""
         blueprint = super().blueprint(on_new_message)
+        self.guard.attach(blueprint)
 
         @blueprint.on_request
         async def check(request: Request) -> HTTPResponse | None:
@@ -192,7 +212,8 @@ class SlackInput(RasaSlackInput):
             body = request.json or {}
             if body.get("type") == "url_verification":
                 return response.json({"challenge": body.get("challenge")})
-            if self._is_repeat(body.get("event_id")):
+            event_id = body.get("event_id")
+            if isinstance(event_id, str) and event_id and not await self.guard.first_delivery(event_id):
                 return response.text("Already answered.", headers={"X-Slack-No-Retry": "1"})
             return None
 

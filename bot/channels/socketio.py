@@ -15,8 +15,8 @@ Three changes to Rasa's `SocketIOInput`:
   widget, its styles and the pinned socket.io client from npm (never a CDN), and axe-core (the
   accessibility audit the browser test runs on the page).
 
-Messages go through bot/channels/guard.py like REST's: checked, limited per session, and always
-answered. The socket stays at the standard `/socket.io` path.
+Messages go through the guard every channel shares (bot/channels/guard.py): checked, limited
+per session, and always answered. The socket stays at the standard `/socket.io` path.
 """
 
 from __future__ import annotations
@@ -34,14 +34,8 @@ from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
 from bot import feedback
-from bot.channels.guard import (
-    MAX_MESSAGE_CHARS,
-    BadInputError,
-    SenderLimiter,
-    clean_message,
-    clean_sender,
-    handle_with_reply,
-)
+from bot.channels.guard import Guard
+from bot.names import ERASED_ANSWER
 from bot.patches.socketio_rooms import register_session_request
 from bot.settings import NODE_MODULES, WEB
 
@@ -78,7 +72,7 @@ class WebChatInput(SocketIOInput):
     ) -> None:
         super().__init__(user_message_evt, bot_message_evt, session_persistence=session_persistence)
         self.allowed_origins = set(allowed_origins or [])
-        self.limiter = SenderLimiter()
+        self.guard = Guard(self.name())
 
     def origin_allowed(self, origin: str | None, environ: dict[str, Any]) -> bool:
         """Same origin as the page, or one we were told to allow. No Origin: not a browser."""
@@ -91,6 +85,7 @@ class WebChatInput(SocketIOInput):
         sio = AsyncServer(async_mode="sanic", cors_allowed_origins=self.origin_allowed)
         blueprint = SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
         self.sio = sio
+        self.guard.attach(blueprint)
 
         @blueprint.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -111,54 +106,31 @@ class WebChatInput(SocketIOInput):
             if not isinstance(data, dict):
                 return
             sender_id = data.get("session_id") if self.session_persistence else sid
-            try:
-                sender_id = clean_sender(sender_id)
-            except BadInputError:
-                logger.warning("socket.io message without a usable session_id ignored")
-                return
-            output = _CountingOutput(sio, self.bot_message_evt)
-            try:
-                text = clean_message(data.get("message"))
-            except BadInputError:
-                await output.send_text_message(
-                    sender_id, f"Please type a question (at most {MAX_MESSAGE_CHARS} characters)."
-                )
-                return
-            if not self.limiter.try_acquire(sender_id):
-                await output.send_text_message(sender_id, "One moment: I'm still answering your earlier messages.")
-                return
             metadata = data.get(self.metadata_key) or {}
             if isinstance(metadata, str):
                 try:
                     metadata = json.loads(metadata)
                 except json.JSONDecodeError:
                     metadata = {}
-            message = UserMessage(
-                text,
-                output,
-                sender_id,
-                input_channel=self.name(),
+            await self.guard.handle(
+                on_new_message,
+                sender=sender_id,
+                text=data.get("message"),
+                output=WebChatOutput(sio, self.bot_message_evt),
                 metadata=metadata if isinstance(metadata, dict) else {},
             )
-
-            async def apologise(apology: str) -> None:
-                await output.send_text_message(sender_id, apology)
-
-            try:
-                await handle_with_reply(on_new_message, message, lambda: output.sent, apologise)
-            finally:
-                self.limiter.release(sender_id)
 
         return blueprint
 
 
-class _CountingOutput(SocketIOOutput):
-    """Counts what is sent, so the guard knows whether the user heard anything. Each bubble also
-    carries its answer id and, under an answer, the 👍 / 👎 payloads (bot/feedback.py)."""
+class WebChatOutput(SocketIOOutput):
+    """Rasa's socket.io output, with two additions. Each bubble carries its answer id and, under
+    an answer, the 👍 / 👎 payloads (bot/feedback.py). The reply that confirms an erasure also
+    tells the widget to forget the conversation it keeps in the browser (`"erased": true`),
+    since the server no longer has it (bot/stores/erasure.py)."""
 
     def __init__(self, sio: AsyncServer, bot_message_evt: str) -> None:
         super().__init__(sio, bot_message_evt)
-        self.sent = 0
         self._metadata: dict[str, Any] = {}
 
     async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
@@ -169,7 +141,12 @@ class _CountingOutput(SocketIOOutput):
             self._metadata = {}
 
     async def _send_message(self, socket_id: str, response: Any) -> None:
-        self.sent += 1
         if self._metadata and isinstance(response, dict):
             response = {**response, "metadata": self._metadata}
         await super()._send_message(socket_id, response)
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        if kwargs.get("answer") != ERASED_ANSWER:
+            await super().send_text_message(recipient_id, text, **kwargs)
+            return
+        await self._send_message(recipient_id, {"text": text, "erased": True})

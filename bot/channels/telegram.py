@@ -17,6 +17,10 @@ compares the token's own bot name, so anyone who knows the URL can post updates.
   update (edited messages, channel posts, ...) gets 200 and is ignored, because Telegram
   redelivers an update until it gets a 2xx. A body that is not an update gets 400; a failure
   while answering is logged and still gets 200, so Telegram does not replay it.
+- Every text goes through the guard every channel shares (bot/channels/guard.py): size cap,
+  per-chat limit, a reply within 12 s or an apology, never silence. An update Telegram
+  redelivers (same `update_id`, e.g. after a timeout) is acknowledged and not answered again,
+  on whichever instance it arrives (the guard's state, shared through Redis when the stores are).
 - `api_url` selects another Bot API server (a local one, or a fake in tests).
 - A missing or malformed token stops start-up: that is a configuration error, found offline.
 
@@ -45,7 +49,8 @@ from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot import feedback
+from bot import feedback, logs
+from bot.channels.guard import Guard
 from bot.domain.feedback import BUTTONS
 
 logger = logging.getLogger(__name__)
@@ -116,6 +121,7 @@ class Incoming:
     text: str | None
     private: bool = True
     callback_query_id: str | None = None
+    update_id: int | None = None
 
 
 def _chat(message: Any) -> dict[str, Any]:
@@ -133,16 +139,19 @@ def parse_update(update: Any) -> Incoming | None:
     """
     if not isinstance(update, dict):
         raise ValueError("an update is a JSON object")
+    update_id = update.get("update_id") if isinstance(update.get("update_id"), int) else None
     if "message" in update:
         chat = _chat(update["message"])
         text = update["message"].get("text")
-        return Incoming(chat["id"], text if isinstance(text, str) else None, chat.get("type") == "private")
+        private = chat.get("type") == "private"
+        return Incoming(chat["id"], text if isinstance(text, str) else None, private, update_id=update_id)
     if "callback_query" in update:
         query = update["callback_query"]
         if not isinstance(query, dict) or not isinstance(query.get("id"), str):
             raise ValueError("callback query without id")
         chat, data = _chat(query.get("message")), query.get("data")
-        return Incoming(chat["id"], data if isinstance(data, str) else None, chat.get("type") == "private", query["id"])
+        text = data if isinstance(data, str) else None
+        return Incoming(chat["id"], text, chat.get("type") == "private", query["id"], update_id)
     return None
 
 
@@ -176,6 +185,7 @@ class TelegramInput(InputChannel):
         self.verify = verify
         self.webhook_url = webhook_url
         self.secret_token = secret_token
+        self.guard = Guard(self.name())
         server = TelegramAPIServer.from_base(api_url) if api_url else TELEGRAM_PRODUCTION
         # Built once, without network: its aiohttp session is created on first use, on Sanic's loop.
         self.output = TelegramOutput(access_token, server)
@@ -224,6 +234,7 @@ class TelegramInput(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         telegram = Blueprint("telegram_webhook", __name__)
+        self.guard.attach(telegram)
 
         @telegram.listener("after_server_start")
         async def set_webhook(_app: Sanic, _loop: Any) -> None:
@@ -247,22 +258,24 @@ class TelegramInput(InputChannel):
                 return response.json({"error": f"not a Telegram update: {error}"}, status=400)
             if incoming is None:
                 return response.json({"status": "ignored"})
+            if incoming.update_id is not None and not await self.guard.first_delivery(str(incoming.update_id)):
+                return response.json({"status": "already answered"})
             if incoming.callback_query_id:
                 await self._answer_callback(incoming.callback_query_id)
+            chat = str(incoming.chat_id)
             try:
-                if incoming.text:
-                    message = UserMessage(
-                        user_text(incoming.text),
-                        self.output,
-                        str(incoming.chat_id),
-                        input_channel=self.name(),
+                if incoming.text is not None:
+                    await self.guard.handle(
+                        on_new_message,
+                        sender=chat,
+                        text=user_text(incoming.text),
+                        output=self.output,
                         metadata=self.get_metadata(request),
                     )
-                    await on_new_message(message)
                 elif incoming.private and not incoming.callback_query_id:
-                    await self.output.send_text_message(str(incoming.chat_id), ONLY_TEXT)
-            except Exception:
-                logger.exception("Telegram: could not answer chat %s", incoming.chat_id)
+                    await self.output.send_text_message(chat, ONLY_TEXT)
+            except Exception as error:
+                logger.error("Telegram: could not answer %s (%s)", logs.pseudonym(chat), type(error).__name__)
             return response.json({"status": "ok"})
 
         return telegram

@@ -23,6 +23,11 @@ FEEDBACK_THANKS = "Thanks for your feedback."  # after a 👍 or 👎 (bot/feedb
 NOT_IN_ARTICLE = (
     "The article I answer from doesn't cover that, so I can't say. A doctor, physio or pharmacist can help."
 )
+# Erasure on request (docs/privacy.md): said after the user answered "Delete this conversation?".
+CONVERSATION_DELETED = (
+    "OK, deleting this conversation now. Nothing you said here will be kept. Anything you type next starts a new chat."
+)
+CONVERSATION_KEPT = "OK, I haven't deleted anything. What else would you like to know?"
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ exists, and the test that shows Rasa's behaviour is kept.
 - socketio_rooms: Rasa's socket.io session handler, copied, with its missing `await`.
 - channel_handler: Rasa's `register`, copied, giving every channel our message handler
   (feedback, metrics) and adding /metrics (global).
+- running_agent: the agent `rasa run` keeps on its Sanic app, read by our channels' guard.
 
 `install()` applies the global ones; `python -m bot` (Rasa's command line, what `make run`
 starts) calls it before Rasa starts.

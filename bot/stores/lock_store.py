@@ -33,6 +33,8 @@ from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, LockError, RedisLockStore
 from rasa.utils.endpoints import EndpointConfig
 
+from bot import logs
+
 # How often a queued turn checks whether it is its turn. Rasa polls every second, which adds up
 # to a second to every queued turn; a GET plus a SET on loopback Redis costs well under 1 ms.
 POLL_INTERVAL_S = 0.05
@@ -97,7 +99,7 @@ class AtomicRedisLockStore(RedisLockStore):
             lock = self._change_atomically(conversation_id, lambda lock: _renew(lock, ticket, lifetime))
             if lock is None:
                 # Only if this process stalled for longer than the lifetime between two polls.
-                raise LockError(f"Could not acquire lock for conversation_id '{conversation_id}'.")
+                raise LockError(f"Could not acquire lock for {logs.pseudonym(conversation_id)}.")
             if lock.now_serving == ticket:
                 return lock
             await asyncio.sleep(poll_s)

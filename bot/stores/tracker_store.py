@@ -21,6 +21,12 @@ in one statement instead of through the ORM's unit of work, and knows which even
 from what this tracker was loaded with, instead of first counting the stored ones with
 another query.
 
+Two privacy duties live here too, because the store is what holds the conversations
+(docs/privacy.md): conversations idle longer than CONVERSATION_RETENTION_DAYS are purged at
+start-up and every hour (bot/stores/retention.py), and a tracker carrying the erasure marker
+is not saved: the conversation is deleted instead (bot/stores/erasure.py explains why there).
+SQL errors never show the parameters of a statement (sender ids, message texts) in the log.
+
 Selected in endpoints.yml (SQLite) and endpoints.production.yml (PostgreSQL) with
 `type: bot.stores.tracker_store.TurnLimitedSQLTrackerStore`; it takes SQLTrackerStore's settings plus
 `max_turns_per_session`.
@@ -40,8 +46,12 @@ from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_
 from rasa.shared.core.events import ActionExecuted, Event, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot import logs
 from bot.names import FEEDBACK_SLOT
 from bot.patches.sql_tracker_store import CURRENT_SESSION_COUNT, STORED_EVENTS, FastRetrieve, note_stored_events
+from bot.settings import Settings
+from bot.stores import retention
+from bot.stores.erasure import erase_conversation, erasure_requested
 
 # Well above any real chat about one article (the longest test conversation has 14 turns), and
 # low enough that the last turn of a session costs little more than the first (`make bench`).
@@ -59,7 +69,10 @@ class TurnLimitedSQLTrackerStore(FastRetrieve, SQLTrackerStore):
         self.max_turns_per_session = int(max_turns_per_session)
         if self.engine.dialect.name == "sqlite":
             self._pool_sqlite_connections()
+        self.engine.hide_parameters = True  # SQLAlchemy's errors would quote sender ids and texts
         self._create_session_indexes()
+        # Started only inside a running server (Rasa creates the store in a start-up listener).
+        self.retention_task = retention.start(self.engine, Settings.from_env().conversation_retention_days)
 
     def _pool_sqlite_connections(self) -> None:
         """Keeps SQLite connections open between queries. SQLAlchemy 1.4 gives a file database
@@ -71,7 +84,7 @@ class TurnLimitedSQLTrackerStore(FastRetrieve, SQLTrackerStore):
             return  # an in-memory database lives in its one connection: keep SQLAlchemy's pool
         self.engine.dispose()
         self.engine = sqlalchemy.create_engine(
-            url, poolclass=sqlalchemy.pool.QueuePool, connect_args={"check_same_thread": False}
+            url, poolclass=sqlalchemy.pool.QueuePool, connect_args={"check_same_thread": False}, hide_parameters=True
         )
         sqlalchemy.event.listen(self.engine, "connect", _sqlite_write_ahead_log)
         self.sessionmaker = sqlalchemy.orm.sessionmaker(bind=self.engine)
@@ -96,7 +109,13 @@ class TurnLimitedSQLTrackerStore(FastRetrieve, SQLTrackerStore):
     async def save(self, tracker: DialogueStateTracker) -> None:
         """Saves the turn's events, then, if the session is full, the start of a new one. The new
         events also go to the event broker (the metrics, bot/metrics.py): Rasa's `stream_events`
-        would load the stored conversation again to find them."""
+        would load the stored conversation again to find them. A turn that confirmed an erasure
+        deletes the conversation instead, and saves nothing."""
+        if erasure_requested(tracker):
+            erased = erase_conversation(self.engine, tracker.sender_id)
+            who = logs.pseudonym(tracker.sender_id)
+            logger.info("Erased the conversation of %s on request (%d events)", who, erased)
+            return
         if self._session_is_full(tracker):
             for event in session_rollover_events(tracker):
                 tracker.update(event)

@@ -200,3 +200,29 @@ def test_make_review_writes_a_report_of_the_conversation_store(tmp_path):
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     assert "turns worth a look written" in result.stdout
     assert "Turns worth a look" in report.read_text(encoding="utf-8")
+
+
+def test_make_forget_deletes_one_conversation(tmp_path):
+    """`make forget SENDER=…` (README, docs/privacy.md) on the embedded SQLite store."""
+    import asyncio
+
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import UserUttered
+
+    from bot.settings import DOMAIN
+    from bot.stores.erasure import stored_events
+    from bot.stores.tracker_store import TurnLimitedSQLTrackerStore
+
+    database = tmp_path / "conversations.db"
+    store = TurnLimitedSQLTrackerStore(domain=Domain.load(str(DOMAIN)), dialect="sqlite", db=str(database))
+    for sender in ("U0FORGETME", "U0STAYS"):
+        tracker = store.init_tracker(sender)
+        tracker.update(UserUttered("what is bme"))
+        asyncio.run(store.save(tracker))
+    env = {**ENV, "TRACKER_DB": str(database)}
+    result = subprocess.run(
+        ["make", "forget", "SENDER=U0FORGETME"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert "Deleted 1 stored events" in result.stdout
+    assert stored_events(store.engine, "U0FORGETME") == 0 and stored_events(store.engine, "U0STAYS") == 1

@@ -1,13 +1,21 @@
 """Two `rasa run` instances sharing PostgreSQL and Redis behind nginx (tools/cluster.py), with real
 processes: conversations that hop between instances keep every turn in order, simultaneous turns
-of one conversation are serialised by the lock store, a killed instance loses no request, and
-nginx balances round-robin. Needs Debian's redis-server, postgresql and nginx."""
+of one conversation are serialised by the lock store, the input guard's state is shared (a
+Slack event and its retry reaching both instances get one answer, a flood spread over both is
+limited as one sender's), erasure works on PostgreSQL from the chat and from `make forget`, a
+killed instance loses no request, and nginx balances round-robin. Needs Debian's
+redis-server, postgresql and nginx."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import itertools
 import json
+import os
 import re
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -18,7 +26,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.settings import Settings
+from bot.domain.replies import CONVERSATION_DELETED
+from bot.settings import ROOT, Settings
+from tests.system.fakes import SLACK_SECRET, SLACK_TOKEN, FakeSlack, FakeSlackApi
 from tools.cluster import Cluster, ClusterError, Database, cluster, find_binaries
 from tools.review.store import ReviewIndex, store_url
 
@@ -49,8 +59,16 @@ RECOVERY_FIRST = [SHOES_FIRST[i] for i in (2, 3, 0, 1, 5, 4)]
 
 
 @pytest.fixture(scope="module")
-def running() -> Iterator[Cluster]:
-    with cluster(instances=2) as started:
+def slack_api() -> Iterator[FakeSlackApi]:
+    api = FakeSlackApi()
+    yield api
+    api.server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def running(slack_api: FakeSlackApi) -> Iterator[Cluster]:
+    slack = {"SLACK_BOT_TOKEN": SLACK_TOKEN, "SLACK_SIGNING_SECRET": SLACK_SECRET, "SLACK_API_URL": slack_api.url}
+    with cluster(instances=2, env=slack) as started:
         yield started
 
 
@@ -193,6 +211,93 @@ def test_the_review_page_reads_the_shared_postgresql_store(running, monkeypatch)
     turn = next(t for t in index.worth_a_look(["fallback"]) if t.sender == "review-pg")
     assert turn.text == "blorp the snarfle" and "clarify" in turn.answers
     assert [line.who for line in index.conversation_around(turn)][:2] == ["user", "bot"]
+
+
+def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str, bytes]:
+    """A POST: its status, the instance nginx chose (X-Upstream) and the body."""
+    request = urllib.request.Request(url, body, headers)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, response.headers.get("X-Upstream", ""), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers.get("X-Upstream", ""), error.read()
+
+
+def test_a_slack_event_and_its_retry_on_different_instances_get_one_answer(running, slack_api):
+    slack = FakeSlack(running.nginx_url, slack_api)
+    answered: list[str] = []
+    for n in range(4):  # several events, each delivered three times through nginx
+        channel = f"D_RETRY_{n}"
+        event = json.dumps(slack.message_event(f"U_RETRY_{n}", channel, "which shoes are best for my heel?")).encode()
+        upstreams = set()
+        for retry in range(3):
+            headers = {"Content-Type": "application/json", **signed(event)}
+            if retry:
+                headers |= {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
+            status, upstream, _ = post(f"{running.nginx_url}/webhooks/slack/webhook", event, headers)
+            assert status == 200
+            upstreams.add(upstream)
+        assert len(upstreams) == 2, "the deliveries must reach both instances"
+        slack.answered(f"U_RETRY_{n}", channel, "what is bone marrow edema?", expected="MRI")
+        answered.append(channel)
+    for channel in answered:
+        assert sum("Altra Paradigm 7" in p.get("text", "") for p in slack_api.posts(channel)) == 1, channel
+
+
+def signed(body: bytes) -> dict[str, str]:
+    timestamp = str(int(time.time()))
+    digest = hmac.new(SLACK_SECRET.encode(), f"v0:{timestamp}:".encode() + body, hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": f"v0={digest}"}
+
+
+def rest(running: Cluster, sender: str, message: str) -> tuple[int, str]:
+    body = json.dumps({"sender": sender, "message": message}).encode()
+    status, upstream, _ = post(f"{running.nginx_url}/webhooks/rest/webhook", body, {"Content-Type": "application/json"})
+    return status, upstream
+
+
+def test_a_flood_over_two_instances_is_limited_as_one_sender(running):
+    """One message after another, round-robin over both instances: the minute's limit (30) is
+    counted once for both. Kept per instance, 40 would pass (20 on each)."""
+    results = [rest(running, "flood-steady", "what is bme") for _ in range(40)]
+    statuses = [status for status, _ in results]
+    assert len({upstream for _, upstream in results}) == 2
+    assert statuses.count(200) == 30 and statuses.count(429) == 10, statuses
+    print(f"\nflood, one at a time over 2 instances: 40 sent, {statuses.count(429)} refused (limit 30/min)")
+
+
+def test_simultaneous_messages_over_two_instances_are_limited_as_one_sender(running):
+    """20 at once, spread by nginx over both instances: at most 3 of one sender's messages are
+    handled at a time across the cluster, so most are refused at once (kept per instance, 6
+    would be taken)."""
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        results = list(pool.map(lambda _: rest(running, "flood-burst", "what is bme"), range(20)))
+    statuses = [status for status, _ in results]
+    assert len({upstream for _, upstream in results}) == 2
+    assert set(statuses) == {200, 429}
+    assert statuses.count(429) >= 10
+    print(f"\nflood, 20 at once over 2 instances: {statuses.count(429)} refused, {statuses.count(200)} answered")
+
+
+def test_erasure_on_postgresql_from_the_chat_and_from_make_forget(running):
+    for message in ("what is bme", "best shoes for knee bme?"):
+        assert send(running.nginx_url, "pg-erase-me", message)[0] == 200
+    assert send(running.nginx_url, "pg-erase-me", "please delete my conversation")[0] == 200
+    assert CONVERSATION_DELETED in send(running.nginx_url, "pg-erase-me", "/affirm")[1]
+    deadline = time.monotonic() + 5
+    while stored_events(running.database, "pg-erase-me") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert stored_events(running.database, "pg-erase-me") == []
+
+    assert send(running.nginx_url, "pg-operator-forgets", "what is bme")[0] == 200
+    assert send(running.nginx_url, "pg-stays", "what is bme")[0] == 200
+    env = {**os.environ, **running.environment(), "RASA_ENDPOINTS": "endpoints.production.yml"}
+    forget = [sys.executable, "-m", "tools.forget", "pg-operator-forgets"]
+    result = subprocess.run(forget, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Deleted" in result.stdout and "pg-operator-forgets" not in result.stdout
+    assert stored_events(running.database, "pg-operator-forgets") == []
+    assert stored_events(running.database, "pg-stays") != []
 
 
 def _converse_through_nginx(running: Cluster, sender: str, answered: list[int], problems: list[str]) -> None:

@@ -10,173 +10,24 @@ answered, an answer to the earlier one would have been posted already.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import itertools
 import json
-import threading
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
+from tests.system.fakes import SLACK_SECRET, SLACK_TOKEN, FakeSlack, FakeSlackApi
 from tests.system.running_assistant import RunningAssistant, start_assistant
 
-TOKEN = "xoxb-test"
-SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
-WAIT_S = 20
+TOKEN = SLACK_TOKEN
 
 DEFINITION = "what is bone marrow edema?"  # answered with what BME is, mentioning MRI
 HEEL_SHOES = "which shoes are best for my heel?"  # answered with "Altra Paradigm 7"
-
-
-class FakeSlackApi:
-    """A Slack Web API on 127.0.0.1: records each call and answers `{"ok": true}`."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, dict[str, Any], str]] = []  # (method, arguments, Authorization)
-        self._lock = threading.Lock()
-        api = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
-                if self.headers.get("Content-Type", "").startswith("application/json"):
-                    arguments = json.loads(raw or "{}")
-                else:
-                    arguments = dict(urllib.parse.parse_qsl(raw))
-                method = self.path.rsplit("/", 1)[-1]
-                with api._lock:
-                    api.calls.append((method, arguments, self.headers.get("Authorization", "")))
-                body = json.dumps({"ok": True, "channel": arguments.get("channel"), "ts": f"{time.time():.6f}"})
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.end_headers()
-                self.wfile.write(body.encode())
-
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def posts(self, channel: str) -> list[dict[str, Any]]:
-        with self._lock:
-            return [
-                args
-                for method, args, _ in self.calls
-                if method == "chat.postMessage" and args.get("channel") == channel
-            ]
-
-    def wait_for_post(self, channel: str, wanted: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
-        deadline = time.monotonic() + WAIT_S
-        while time.monotonic() < deadline:
-            found = [post for post in self.posts(channel) if wanted(post)]
-            if found:
-                return found[0]
-            time.sleep(0.1)
-        pytest.fail(f"nothing wanted was posted to {channel} in {WAIT_S} s; posted: {self.posts(channel)}")
-
-    def texts(self, channel: str) -> str:
-        return "\n".join(post.get("text", "") for post in self.posts(channel))
-
-
-class FakeSlack:
-    """Slack's side of the conversation: signed events and clicks to the assistant's webhook."""
-
-    _ids = itertools.count(1)
-
-    def __init__(self, assistant: RunningAssistant, api: FakeSlackApi) -> None:
-        self.url = f"{assistant.base_url}/webhooks/slack/webhook"
-        self.api = api
-
-    def post(
-        self,
-        body: bytes,
-        content_type: str,
-        secret: str = SECRET,
-        age_s: float = 0,
-        headers: dict[str, str] | None = None,
-    ) -> tuple[int, bytes]:
-        timestamp = str(int(time.time() - age_s))
-        digest = hmac.new(secret.encode(), f"v0:{timestamp}:".encode() + body, hashlib.sha256).hexdigest()
-        signed = {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": f"v0={digest}"}
-        request = urllib.request.Request(
-            self.url, body, {"Content-Type": content_type, **signed, **(headers or {})}, method="POST"
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return response.status, response.read()
-        except urllib.error.HTTPError as error:
-            return error.code, error.read()
-
-    @classmethod
-    def message_event(cls, user: str, channel: str, text: str, **event: Any) -> dict[str, Any]:
-        number = next(cls._ids)
-        return {
-            "token": "verification-token-unused",
-            "team_id": "T0001",
-            "api_app_id": "A0001",
-            "type": "event_callback",
-            "event_id": f"Ev{number:08d}",
-            "event_time": int(time.time()),
-            "authorizations": [{"team_id": "T0001", "user_id": "UBOT", "is_bot": True}],
-            "event": {
-                "type": "message",
-                "channel_type": "im",
-                "user": user,
-                "channel": channel,
-                "text": text,
-                "ts": f"{time.time():.6f}",
-                **event,
-            },
-        }
-
-    def send_event(self, event: dict[str, Any], content_type: str = "application/json", **options: Any) -> int:
-        status, _ = self.post(json.dumps(event).encode(), content_type, **options)
-        return status
-
-    def say(self, user: str, channel: str, text: str, **options: Any) -> int:
-        return self.send_event(self.message_event(user, channel, text), **options)
-
-    def click(self, user: str, channel: str, button: dict[str, Any]) -> int:
-        payload = {
-            "type": "block_actions",
-            "user": {"id": user, "username": "someone", "team_id": "T0001"},
-            "api_app_id": "A0001",
-            "team": {"id": "T0001"},
-            "channel": {"id": channel, "name": "directmessage"},
-            "container": {"type": "message", "channel_id": channel, "is_ephemeral": False},
-            "message": {"type": "message", "bot_id": "B0001", "ts": f"{time.time():.6f}"},
-            "trigger_id": "1.2.3",
-            "response_url": "https://hooks.slack.invalid/actions/1",
-            "actions": [
-                {
-                    "type": "button",
-                    "action_id": "a1",
-                    "block_id": "b1",
-                    "text": button["text"],
-                    "value": button["value"],
-                    "action_ts": f"{time.time():.6f}",
-                }
-            ],
-        }
-        body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
-        status, _ = self.post(body, "application/x-www-form-urlencoded")
-        return status
-
-    def answered(self, user: str, channel: str, text: str, expected: str) -> None:
-        """Says `text` and waits until a post in `channel` contains `expected`."""
-        assert self.say(user, channel, text) == 200
-        self.api.wait_for_post(channel, lambda post: expected in post.get("text", ""))
 
 
 @pytest.fixture(scope="module")
@@ -187,11 +38,11 @@ def running() -> Iterator[tuple[FakeSlack, RunningAssistant]]:
         stack.callback(api.server.shutdown)  # last, once both assistants have stopped
         slack_on = pool.submit(
             stack.enter_context,
-            start_assistant(SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=api.url),
+            start_assistant(SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SLACK_SECRET, SLACK_API_URL=api.url),
         )
         slack_off = pool.submit(stack.enter_context, start_assistant(SLACK_BOT_TOKEN="", SLACK_SIGNING_SECRET=""))
         on, off = slack_on.result(), slack_off.result()
-        yield FakeSlack(on, api), off
+        yield FakeSlack(on.base_url, api), off
 
 
 @pytest.fixture(scope="module")

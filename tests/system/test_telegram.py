@@ -9,8 +9,6 @@ checked too; none of it may give a 500 (Telegram would redeliver the update).
 
 from __future__ import annotations
 
-import asyncio
-import itertools
 import json
 import sqlite3
 import threading
@@ -22,136 +20,24 @@ from typing import Any
 
 import pytest
 import yaml
-from aiohttp import web
 
 from bot.channels.telegram import CALLBACK_DATA_MAX_BYTES, callback_data
 from bot.domain.knowledge import knowledge
 from bot.domain.replies import reply
 from bot.domain.topics import payload_for
+from tests.system.fakes import (
+    TELEGRAM_BOT_NAME,
+    TELEGRAM_SECRET,
+    TELEGRAM_TOKEN,
+    WAIT_S,
+    FakeTelegram,
+    TelegramWebhook,
+)
+from tests.system.fakes import telegram_message as message
 from tests.system.running_assistant import ROOT, free_port, start_assistant
 
-TOKEN = "123456:TEST"
-BOT_NAME = "bme_test_bot"
-SECRET = "s3cret"
+TOKEN, BOT_NAME, SECRET = TELEGRAM_TOKEN, TELEGRAM_BOT_NAME, TELEGRAM_SECRET
 WEBHOOK_URL = "https://example.invalid/webhooks/telegram/webhook"
-WAIT_S = 20
-
-
-class FakeTelegram:
-    """A Bot API server for one bot token, recording each call as (method, parameters)."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.calls: list[tuple[str, dict[str, Any]]] = []
-        self._lock = threading.Lock()
-        self._message_ids = itertools.count(1)
-        self._loop = asyncio.new_event_loop()
-        self._started = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def _result(self, method: str, params: dict[str, Any]) -> Any:
-        if method == "getMe":
-            return {"id": 123456, "is_bot": True, "first_name": "BME test", "username": BOT_NAME}
-        if method in ("setWebhook", "answerCallbackQuery"):
-            return True
-        if method == "sendMessage":
-            message = {
-                "message_id": next(self._message_ids),
-                "date": int(time.time()),
-                "chat": {"id": int(params["chat_id"]), "type": "private"},
-                "from": {"id": 123456, "is_bot": True, "first_name": "BME test", "username": BOT_NAME},
-                "text": params["text"],
-            }
-            if "reply_markup" in params:
-                message["reply_markup"] = json.loads(params["reply_markup"])
-            return message
-        return None
-
-    async def _handle(self, request: web.Request) -> web.Response:
-        method = request.match_info["method"]
-        if request.match_info["token"] != TOKEN:
-            return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
-        params = dict(await request.post())
-        with self._lock:
-            self.calls.append((method, params))
-        result = self._result(method, params)
-        if result is None:
-            return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
-        return web.json_response({"ok": True, "result": result})
-
-    def _serve(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        app = web.Application()
-        app.router.add_post("/bot{token}/{method}", self._handle)
-        runner = web.AppRunner(app)
-        self._loop.run_until_complete(runner.setup())
-        self._loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", self.port).start())
-        self._started.set()
-        self._loop.run_forever()
-        self._loop.run_until_complete(runner.cleanup())
-
-    def start(self) -> None:
-        self._thread.start()
-        self._started.wait(10)
-
-    def stop(self) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-
-    def calls_of(self, method: str, **match: Any) -> list[dict[str, Any]]:
-        with self._lock:
-            calls = list(self.calls)
-        return [p for m, p in calls if m == method and all(str(p.get(k)) == str(v) for k, v in match.items())]
-
-    def wait_for(self, method: str, count: int = 1, **match: Any) -> list[dict[str, Any]]:
-        deadline = time.monotonic() + WAIT_S
-        while time.monotonic() < deadline:
-            found = self.calls_of(method, **match)
-            if len(found) >= count:
-                return found
-            time.sleep(0.05)
-        pytest.fail(f"no {method} {match} within {WAIT_S}s; calls: {self.calls}")
-
-
-class Webhook:
-    """Posts updates to the assistant's Telegram webhook as Telegram does."""
-
-    def __init__(self, base_url: str) -> None:
-        self.url = f"{base_url}/webhooks/telegram/webhook"
-        self._update_ids = itertools.count(1000)
-
-    def post(self, body: bytes, secret: str | None = SECRET) -> int:
-        headers = {"Content-Type": "application/json"}
-        if secret is not None:
-            headers["X-Telegram-Bot-Api-Secret-Token"] = secret
-        request = urllib.request.Request(self.url, body, headers, method="POST")
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return response.status
-        except urllib.error.HTTPError as error:
-            return error.code
-
-    def update(self, secret: str | None = SECRET, **content: Any) -> int:
-        return self.post(json.dumps({"update_id": next(self._update_ids), **content}).encode(), secret)
-
-    def text(self, chat_id: int, text: str, secret: str | None = SECRET) -> int:
-        return self.update(secret, message=message(chat_id, text))
-
-
-def message(chat_id: int, text: str | None = None, message_id: int = 1) -> dict[str, Any]:
-    sent: dict[str, Any] = {
-        "message_id": message_id,
-        "date": int(time.time()),
-        "chat": {"id": chat_id, "type": "private", "first_name": "Test"},
-        "from": {"id": chat_id, "is_bot": False, "first_name": "Test"},
-    }
-    if text is not None:
-        sent["text"] = text
-    return sent
 
 
 @pytest.fixture(scope="module")
@@ -179,8 +65,8 @@ def assistant(telegram: FakeTelegram) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def webhook(assistant: Any) -> Webhook:
-    return Webhook(assistant.base_url)
+def webhook(assistant: Any) -> TelegramWebhook:
+    return TelegramWebhook(assistant.base_url)
 
 
 def sent_texts(telegram: FakeTelegram, chat_id: int) -> str:
@@ -203,6 +89,16 @@ def test_a_text_message_is_answered_and_so_is_the_next(telegram, webhook, assist
     telegram.wait_for("sendMessage", count=len(first) + 1, chat_id=1001)
     assert "4–8 weeks" in sent_texts(telegram, 1001)
     assert not any("Event loop is closed" in line for line in assistant.output)
+
+
+def test_a_redelivered_update_is_answered_once(telegram, webhook):
+    update = json.dumps({"update_id": 990001, "message": message(6001, "what is bone marrow edema")}).encode()
+    assert webhook.post(update) == 200
+    assert webhook.post(update) == 200  # Telegram redelivers when it thinks the first failed
+    assert webhook.text(6001, "how long does overuse bme take to heal") == 200
+    telegram.wait_for("sendMessage", count=3, chat_id=6001)  # the welcome, the two answers
+    time.sleep(0.5)
+    assert sum("MRI" in p["text"] for p in telegram.calls_of("sendMessage", chat_id=6001)) == 1
 
 
 @pytest.mark.parametrize("secret", [None, "wrong"], ids=["missing", "wrong"])

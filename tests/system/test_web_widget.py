@@ -18,6 +18,7 @@ import urllib.request
 
 import pytest
 
+from bot.domain.replies import CONVERSATION_DELETED
 from tests.system.running_assistant import ROOT, free_port, start_assistant
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -216,6 +217,24 @@ def test_new_chat_starts_a_new_conversation_and_says_so(page):
     assert page.evaluate("localStorage.getItem('bme-chat:session')") not in (first_session, None, "null")
     page.reload()
     sync_api.expect(log).to_contain_text("New conversation started")
+    sync_api.expect(log).not_to_contain_text("which shoes help")
+
+
+def test_a_confirmed_erasure_also_clears_the_browsers_copy(page):
+    wait_for_reply(page, 0)
+    ask_and_wait(page, "which shoes help with bone marrow oedema?")
+    first_session = page.evaluate("localStorage.getItem('bme-chat:session')")
+    ask_and_wait(page, "please delete my conversation")
+    page.get_by_role("button", name="Yes, delete it").click()
+    log = page.get_by_role("log")
+    sync_api.expect(log).to_contain_text(CONVERSATION_DELETED)
+    wait_for_reply(page, 0)  # a new conversation, greeted
+    sync_api.expect(log).not_to_contain_text("which shoes help")
+    assert page.evaluate("localStorage.getItem('bme-chat:session')") not in (first_session, None, "null")
+    history = page.evaluate("localStorage.getItem('bme-chat:history')")
+    assert "which shoes help" not in history and "delete my conversation" not in history
+    page.reload()
+    sync_api.expect(log).to_contain_text(CONVERSATION_DELETED)
     sync_api.expect(log).not_to_contain_text("which shoes help")
 
 

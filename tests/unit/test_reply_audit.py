@@ -92,6 +92,7 @@ def test_jargon_is_explained_where_it_is_used(answer, bubble):
 NO_ARTICLE_FACT = {
     "utter_greet", "utter_goodbye", "utter_thank", "utter_bot_challenge", "utter_help", "utter_out_of_scope",
     "utter_anything_else", "utter_default", "clarify", "symptom_check.repeat", "out_of_scope", "feedback",
+    "utter_ask_erasure_answer", "privacy.deleted", "privacy.kept",
 }  # fmt: skip
 
 

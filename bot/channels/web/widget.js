@@ -19,6 +19,9 @@
  *   carry `disclaimer_in_header` in their metadata, and the assistant's session start then
  *   leaves out its welcome and disclaimer bubbles (actions/actions.py).
  * - "New chat" starts a new conversation (a new session id) and says so in the log.
+ * - After "delete my conversation" is confirmed, the assistant's reply carries `erased`: the
+ *   widget then forgets its own copy too (history and session id in localStorage), shows only
+ *   that reply, and starts a new conversation.
  * - Escape closes the floating chat and gives focus back to its button.
  * - Under an answer, 👍 / 👎 (when the assistant offers them in the bubble's metadata) send the
  *   rating back; the assistant keeps it with the conversation and its thanks replaces the buttons.
@@ -404,7 +407,8 @@
       sendMessage(text);
     });
 
-    function newConversation() {
+    function newConversation(notice) {
+      if (typeof notice !== "string") notice = NEW_CONVERSATION; /* a click passes an event */
       clearTimeout(replyTimer);
       clearTimeout(idleTimer);
       history = [];
@@ -414,8 +418,8 @@
       following = true;
       showReplies([]);
       setTyping(false);
-      show("status", NEW_CONVERSATION);
-      remember("status", NEW_CONVERSATION);
+      show("status", notice);
+      remember("status", notice);
       ui.input.focus();
       if (socket) {
         /* A new socket leaves the old conversation's room, so no late reply from it shows up
@@ -451,6 +455,11 @@
           return;
         }
         clearTimeout(replyTimer);
+        if (message && message.erased === true) {
+          /* The assistant deleted this conversation: so does the browser. */
+          newConversation(typeof message.text === "string" ? message.text : NEW_CONVERSATION);
+          return;
+        }
         if (message && typeof message.text === "string" && message.text) {
           var item = show("bot", message.text);
           remember("bot", message.text);
