@@ -41,4 +41,4 @@ def resolve_by_type(type_name: str, default: type[Event] | None = None) -> type[
 
 
 def install() -> None:
-    Event.resolve_by_type = staticmethod(resolve_by_type)  # type: ignore[method-assign]
+    Event.resolve_by_type = staticmethod(resolve_by_type)
