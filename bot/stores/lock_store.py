@@ -140,7 +140,7 @@ class SQLiteLockStore(LeasedTickets):
     opens its own connection: Rasa creates the lock store after the workers have started."""
 
     def __init__(self, endpoint_config: EndpointConfig) -> None:
-        self.file = SharedFile(Path(endpoint_config.kwargs.get("db") or "var/locks.db"))
+        self.file = SharedFile(Path(endpoint_config.kwargs.get("db") or "var/conversations-locks.db"))
         self.file.execute(
             "CREATE TABLE IF NOT EXISTS ticket_locks (conversation_id TEXT PRIMARY KEY, lock TEXT NOT NULL)"
         )

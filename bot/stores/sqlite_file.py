@@ -1,10 +1,12 @@
-"""Short transactions on a small SQLite file shared by several processes of one machine: what the
-SQLite lock store (bot/stores/lock_store.py) and the input guard's state (bot/stores/guard_state.py)
-are built on, so that every Sanic worker of `make run` shares them without a server."""
+"""SQLite files shared by several processes of one machine (the Sanic workers of `make run`):
+short transactions on a small file, which the SQLite lock store (bot/stores/lock_store.py) and the
+input guard's state (bot/stores/guard_state.py) are built on, and a file lock for work that one
+process at a time should do (creating the conversations' table, retention's purge)."""
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -54,3 +56,21 @@ def _connect(path: Path) -> sqlite3.Connection:
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=OFF")
     return connection
+
+
+@contextlib.contextmanager
+def one_process_at_a_time(path: Path, wait: bool = True) -> Iterator[bool]:
+    """Holds an exclusive lock on `path` (created if missing) for the block, against every other
+    process of the machine; yields False at once instead when `wait` is off and another holds it.
+    The operating system releases the lock when its holder ends, however it ends."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

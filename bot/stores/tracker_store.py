@@ -50,11 +50,13 @@ Selected in endpoints.yml (SQLite) and endpoints.production.yml (PostgreSQL) wit
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import logging
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy
@@ -69,10 +71,13 @@ from bot.patches.sql_tracker_store import CURRENT_SESSION_COUNT, STORED_EVENTS, 
 from bot.settings import Settings
 from bot.stores import retention
 from bot.stores.erasure import erase_conversation, erasure_requested
+from bot.stores.sqlite_file import one_process_at_a_time
 
 # Low enough that the last turn of a session costs little more than the first (`make bench`);
 # the module's docstring says why any length gives the same answers.
 DEFAULT_MAX_TURNS_PER_SESSION = 5
+# How long a write waits for another process's to finish before it fails.
+SQLITE_BUSY_TIMEOUT_S = 10.0
 
 _EVENTS = SQLTrackerStore.SQLEvent.__table__
 _SENDER = sqlalchemy.bindparam("sender_id")
@@ -95,12 +100,15 @@ class TurnLimitedSQLTrackerStore(FastRetrieve, SQLTrackerStore):
 
     def __init__(self, *args: Any, max_turns_per_session: int = DEFAULT_MAX_TURNS_PER_SESSION, **kwargs: Any) -> None:
         # Rasa passes the endpoint's `url` as `host`; SQLite needs none and takes `db` as its path.
-        super().__init__(*args, **kwargs)
-        self.max_turns_per_session = int(max_turns_per_session)
-        if self.engine.dialect.name == "sqlite":
-            self._pool_sqlite_connections()
-        self.engine.hide_parameters = True  # SQLAlchemy's errors would quote sender ids and texts
-        self._create_session_indexes()
+        # Every Sanic worker creates its store at the same moment: on a SQLite file, they create
+        # the table and indexes one after the other (at once, all but one would log an error).
+        with _one_worker_at_a_time(kwargs.get("dialect", "sqlite"), kwargs.get("db")):
+            super().__init__(*args, **kwargs)
+            self.max_turns_per_session = int(max_turns_per_session)
+            if self.engine.dialect.name == "sqlite":
+                self._pool_sqlite_connections()
+            self.engine.hide_parameters = True  # SQLAlchemy's errors would quote sender ids and texts
+            self._create_session_indexes()
         # Started only inside a running server (Rasa creates the store in a start-up listener).
         self.retention_task = retention.start(self.engine, Settings.from_env().conversation_retention_days)
 
@@ -113,8 +121,10 @@ class TurnLimitedSQLTrackerStore(FastRetrieve, SQLTrackerStore):
         if url.database in (None, "", ":memory:"):
             return  # an in-memory database lives in its one connection: keep SQLAlchemy's pool
         self.engine.dispose()
+        # Several workers write to the file: a write waits for another's (a few ms) rather than fail.
+        connect_args = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S}
         self.engine = sqlalchemy.create_engine(
-            url, poolclass=sqlalchemy.pool.QueuePool, connect_args={"check_same_thread": False}, hide_parameters=True
+            url, poolclass=sqlalchemy.pool.QueuePool, connect_args=connect_args, hide_parameters=True
         )
         sqlalchemy.event.listen(self.engine, "connect", _sqlite_write_ahead_log)
         self.sessionmaker = sqlalchemy.orm.sessionmaker(bind=self.engine)
@@ -204,6 +214,15 @@ class TurnLimitedSQLTrackerStore(FastRetrieve, SQLTrackerStore):
         if tracker.active_loop_name or tracker.latest_action_name != ACTION_LISTEN_NAME:
             return False  # mid-turn or inside a form: never split those
         return user_turns_in_current_session(tracker) >= self.max_turns_per_session
+
+
+@contextlib.contextmanager
+def _one_worker_at_a_time(dialect: str, database: str | None) -> Iterator[None]:
+    if dialect != "sqlite" or database in (None, "", ":memory:"):
+        yield
+        return
+    with one_process_at_a_time(Path(f"{database}-init.lock")):
+        yield
 
 
 def _events_after_note(tracker: DialogueStateTracker) -> Iterator[Event] | None:
