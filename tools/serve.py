@@ -65,14 +65,16 @@ def endpoints_for(actions_port: int, env: dict[str, str]) -> Path:
     return _write_temp_yaml(endpoints, "bme-endpoints-")
 
 
-def rasa_environment(settings: Settings, env: dict[str, str]) -> tuple[dict[str, str], Path | None]:
+def rasa_environment(
+    settings: Settings, env: dict[str, str], temp_parent: Path | None = None
+) -> tuple[dict[str, str], Path | None]:
     """Rasa's environment: SANIC_WORKERS processes (the cores by default) and, with more than
     one, a fresh directory where each keeps its metrics (returned, to be removed at the end)."""
     env = {**env, "SANIC_WORKERS": str(settings.sanic_workers)}
     if settings.sanic_workers <= 1:
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         return env, None
-    metrics_dir = Path(tempfile.mkdtemp(prefix="bme-metrics-"))
+    metrics_dir = Path(tempfile.mkdtemp(prefix="bme-metrics-", dir=temp_parent))
     env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     return env, metrics_dir
 

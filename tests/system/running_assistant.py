@@ -47,6 +47,9 @@ def start_assistant(*, as_background_job: bool = False, **env: str) -> Iterator[
     # Each assistant gets its own conversation database unless the test chooses one.
     database = Path(tempfile.mkdtemp(prefix="bme-test-")) / "conversations.db"
     environment = {
+        # Several Sanic workers, as `make run` uses on any machine with more than one core, so that
+        # every system test also shows that the workers share what they must.
+        "SANIC_WORKERS": "2",
         **os.environ,
         "RASA_PORT": str(rasa_port),
         "ACTIONS_PORT": str(actions_port),

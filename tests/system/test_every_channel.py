@@ -40,7 +40,7 @@ import yaml
 from bot.channels.credentials import credentials_from_env
 from bot.channels.guard import APOLOGY, ASK_FOR_TEXT, BUSY, REPLY_TIMEOUT_S
 from bot.domain.replies import CONVERSATION_DELETED, CONVERSATION_KEPT
-from bot.settings import ROOT
+from bot.settings import ROOT, Settings
 from tests.system.fakes import (
     SLACK_SECRET,
     SLACK_TOKEN,
@@ -55,7 +55,14 @@ from tests.system.fakes import (
     TelegramWebhook,
     telegram_message,
 )
-from tools.serve import action_server_command, endpoints_for, free_port, rasa_command, wait_until_ready
+from tools.serve import (
+    action_server_command,
+    endpoints_for,
+    free_port,
+    rasa_command,
+    rasa_environment,
+    wait_until_ready,
+)
 
 REST_TOKEN = "rest-token-for-every-channel"
 API_TOKEN = "api-token-for-every-channel"
@@ -114,7 +121,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "TELEGRAM_WEBHOOK_URL": "https://example.invalid/webhooks/telegram/webhook",
         "TELEGRAM_SECRET_TOKEN": TELEGRAM_SECRET,
         "TELEGRAM_API_URL": telegram.url,
+        "SANIC_WORKERS": "2",  # as `make run` on a machine of two cores or more
     }
+    env, _ = rasa_environment(Settings.from_env(env), env, temp_parent=work)  # under work: removed with it
     rasa_log, actions_log = work / "rasa.log", work / "actions.log"
     with actions_log.open("wb") as out:
         actions = subprocess.Popen(action_server_command(actions_port), cwd=ROOT, env=ENV, stdout=out, stderr=out)
