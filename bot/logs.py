@@ -122,7 +122,10 @@ def _cleaning(make_record: Callable[..., logging.LogRecord]) -> Callable[..., lo
             line = record.getMessage()
         except Exception:  # a malformed call: logging reports it itself when formatting
             return record
-        cleaned = _policy.clean(line)
+        try:
+            cleaned = _policy.clean(line)
+        except ImportError:  # a destructor logging while the interpreter shuts down
+            return record
         if cleaned != line:
             record.msg, record.args = cleaned, None
         if record.exc_info and not record.exc_text:

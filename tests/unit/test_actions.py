@@ -293,9 +293,10 @@ def test_small_talk_in_reply_to_the_question_is_answered_not_ignored():
     assert answers_of(messages) == ["utter_thank"]
 
 
-def test_the_choice_form_takes_any_reply_but_a_warning_sign_or_the_symptom_check():
+def test_the_choice_form_takes_any_reply_but_a_warning_sign_the_symptom_check_or_erasure():
     mapping = DOMAIN["slots"]["choice"]["mappings"][0]
-    assert mapping["type"] == "from_text" and set(mapping["not_intent"]) == {"red_flag", "symptom_check"}
+    assert mapping["type"] == "from_text"
+    assert set(mapping["not_intent"]) == {"red_flag", "symptom_check", "delete_conversation"}
     assert mapping["conditions"] == [{"active_loop": "choice_form", "requested_slot": "choice"}]
 
 
