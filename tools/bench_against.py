@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from bot.settings import MODEL, RESULTS, ROOT
-from tools.benchmark import percentile, run_load
+from tools.benchmark.load import percentile, run_load
 from tools.serve import free_port
 
 ENV = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "3"}

@@ -19,6 +19,7 @@ Usage: python -m tools.serve [--shell]
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shutil
 import signal
@@ -166,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     credentials = None if args.shell else _write_temp_yaml(credentials_from_env(os.environ, rasa_port), "bme-creds-")
     api_token = settings.rasa_api_token
 
+    if args.shell:  # one terminal, one reader of it: a forked worker's console gets no terminal
+        settings = dataclasses.replace(settings, sanic_workers=1)
     rasa_env, metrics_dir = rasa_environment(settings, dict(os.environ))
     actions = subprocess.Popen(action_server_command(actions_port), cwd=ROOT)
     rasa = subprocess.Popen(rasa_command(rasa_port, endpoints, credentials, api_token, model), cwd=ROOT, env=rasa_env)
