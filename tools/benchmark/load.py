@@ -74,19 +74,23 @@ async def _conversation(
         replies.append(Reply(len(user.sent), (time.perf_counter() - started) * 1000, ok))
 
 
-async def _user_loop(session, url: str, seed: str, deadline: float, replies: list[Reply], counter: list[int]) -> None:
+async def _user_loop(url: str, seed: str, deadline: float, replies: list[Reply], counter: list[int]) -> None:
     rng = random.Random(seed)
     n = 0
     while time.monotonic() < deadline:
         user = mix.new_user(rng)
-        await _conversation(session, url, user, f"bench-{seed}-{n}-{rng.randrange(10**9)}", deadline, replies)
+        async with _session() as session:  # a new user comes on a new connection, as from a browser
+            await _conversation(session, url, user, f"bench-{seed}-{n}-{rng.randrange(10**9)}", deadline, replies)
         n += 1
         counter[0] += 1
 
 
-def _session(concurrency: int) -> aiohttp.ClientSession:
-    timeout = aiohttp.ClientTimeout(total=30)
-    return aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=concurrency))
+def _session() -> aiohttp.ClientSession:
+    """One user's HTTP client. Each conversation gets its own connection, as people's browsers
+    and the chat platforms' webhooks do: a server of several workers hands each new connection
+    to one of them, so a handful of connections kept alive for a whole run would measure how
+    the kernel happened to spread those few, not how the workers share real traffic."""
+    return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30), connector=aiohttp.TCPConnector(limit=1))
 
 
 async def run_mix(url: str, concurrency: int, seconds: float, seed: int = 0) -> tuple[list[Reply], int, float]:
@@ -94,14 +98,10 @@ async def run_mix(url: str, concurrency: int, seconds: float, seed: int = 0) -> 
     the seconds it took. The same seed gives every assistant the same users."""
     replies: list[Reply] = []
     counter = [0]
-    async with _session(concurrency) as session:
-        started = time.monotonic()
-        deadline = started + seconds
-        await asyncio.gather(
-            *(_user_loop(session, url, f"{seed}-{w}", deadline, replies, counter) for w in range(concurrency))
-        )
-        elapsed = time.monotonic() - started
-    return replies, counter[0], elapsed
+    started = time.monotonic()
+    deadline = started + seconds
+    await asyncio.gather(*(_user_loop(url, f"{seed}-{w}", deadline, replies, counter) for w in range(concurrency)))
+    return replies, counter[0], time.monotonic() - started
 
 
 async def run_load(url: str, concurrency: int, seconds: float) -> tuple[list[float], int, float]:
@@ -126,19 +126,38 @@ def load(url: str, concurrency: int, seconds: float, seed: int = 0) -> LoadResul
     )
 
 
-async def _turn_curve(url: str, conversations: int, seed: int) -> list[Reply]:
+# The per-turn curve's conversations: one chat's messages (a question that asks back, the button,
+# a follow-up, a question answered by typing, another follow-up, thanks), each conversation
+# starting one further along the cycle. Over len(CURVE_CYCLE) conversations every turn sees
+# every message exactly once, so the turns compare the same work done later in a conversation.
+CURVE_CYCLE = (
+    "which shoes help with bone marrow oedema",
+    '/inform{"location": "knee"}',
+    "and the hip?",
+    "how long does it take to heal",
+    "it's from overuse",
+    "what about ibuprofen?",
+    "thanks",
+)
+
+
+async def _turn_curve(url: str, conversations: int, turns: int) -> list[Reply]:
     replies: list[Reply] = []
-    async with _session(1) as session:
-        for n in range(conversations):
-            user = mix.new_user(random.Random(f"curve-{seed}-{n}"), turns=mix.MAX_TURNS)
-            await _conversation(session, url, user, f"curve-{seed}-{n}-{time.time_ns()}", float("inf"), replies)
+    for n in range(conversations):
+        sender = f"curve-{n}-{time.time_ns()}"
+        async with _session() as session:
+            for turn in range(1, turns + 1):
+                text = CURVE_CYCLE[(n + turn - 1) % len(CURVE_CYCLE)]
+                started = time.perf_counter()
+                ok, _ = await _send(session, url, sender, text)
+                replies.append(Reply(turn, (time.perf_counter() - started) * 1000, ok))
     return replies
 
 
-def turn_curve(url: str, conversations: int = 7, seed: int = 0) -> dict[str, Any]:
-    """`conversations` fresh 30-turn conversations, one at a time: the median reply by turn, and
-    the late-over-early ratio (LATE_TURNS over EARLY_TURNS)."""
-    replies = asyncio.run(_turn_curve(url, conversations, seed))
+def turn_curve(url: str, conversations: int = len(CURVE_CYCLE), turns: int = mix.MAX_TURNS) -> dict[str, Any]:
+    """`conversations` fresh conversations of `turns` turns, one at a time (CURVE_CYCLE): the
+    median reply by turn, and the late-over-early ratio (LATE_TURNS over EARLY_TURNS)."""
+    replies = asyncio.run(_turn_curve(url, conversations, turns))
     by_turn: dict[int, list[float]] = {}
     for reply in replies:
         if reply.ok:

@@ -100,7 +100,7 @@ def markdown(results: dict[str, Any]) -> str:
         return f"| {label} | " + " | ".join(str(value(assistants[n])) for n in names) + " |"
 
     lines += [
-        row("training", lambda a: f"{a['training_s']} s"),
+        row("training", lambda a: f"{a['training_s']} s" + (" (an earlier run's)" if a.get("training_reused") else "")),
         row("start-up to first answer", lambda a: f"{a['startup_s']} s"),
         *(
             row(
@@ -131,7 +131,7 @@ def markdown(results: dict[str, Any]) -> str:
         row("NLU parse in process", lambda a: f"{a['nlu_parse_ms']} ms"),
         "",
         f"**Per-turn curve**: median reply (ms) by turn, {assistants['ours']['turn_curve']['conversations']} "
-        "fresh 30-turn conversations, one at a time",
+        "fresh 30-turn conversations, one at a time, each turn seeing the same 7 messages (tools/benchmark/load.py)",
         "",
         "| turn | " + " | ".join(str(t) for t in SHOWN_TURNS) + " |",
         "|---|" + "---|" * len(SHOWN_TURNS),
