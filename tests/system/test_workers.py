@@ -25,22 +25,12 @@ from typing import Any
 import pytest
 import requests
 import socketio
-import yaml
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.channels.credentials import credentials_from_env
 from bot.channels.socketio_workers import owner_of
-from bot.settings import ROOT, Settings
 from tests.system.fakes import ActionServerSwitch
-from tools.serve import (
-    action_server_command,
-    endpoints_for,
-    free_port,
-    rasa_command,
-    rasa_environment,
-    wait_until_ready,
-)
+from tests.system.running_assistant import rasa_behind_switch
 
 QUESTIONS = {
     "what is bme": "marrow",
@@ -86,43 +76,20 @@ class Server:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     work = tmp_path_factory.mktemp("workers")
-    rasa_port, actions_port = free_port(), free_port()
     env = {
         **os.environ,
         "RASA_TELEMETRY_ENABLED": "false",
         "TRACKER_DB": str(work / "conversations.db"),
         "SANIC_WORKERS": "2",
     }
-    env, metrics_dir = rasa_environment(Settings.from_env(env), env, temp_parent=work)
-    assert metrics_dir is not None
-    actions = subprocess.Popen(action_server_command(actions_port), cwd=ROOT, stdout=subprocess.DEVNULL)
-    switch = ActionServerSwitch(f"http://127.0.0.1:{actions_port}")
-    credentials = work / "credentials.yml"
-    credentials.write_text(yaml.safe_dump(credentials_from_env(env, rasa_port)), encoding="utf-8")
-    endpoints = endpoints_for(switch.port, env)
-    log = work / "rasa.log"
-    with log.open("wb") as out:
-        command = [*rasa_command(rasa_port, endpoints, credentials, None), "--interface", "127.0.0.1"]
-        rasa = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out)
-    try:
-        base_url = f"http://127.0.0.1:{rasa_port}"
-        if not wait_until_ready(f"{base_url}/", rasa):
-            pytest.fail("Rasa did not start:\n" + log.read_text(errors="replace")[-3000:])
-        running = Server(base_url, rasa, Path(env["TRACKER_DB"]), metrics_dir, switch)
+    with rasa_behind_switch(work, env) as rasa:
+        metrics_dir = Path(rasa.env["PROMETHEUS_MULTIPROC_DIR"])
+        running = Server(rasa.base_url, rasa.rasa, Path(env["TRACKER_DB"]), metrics_dir, rasa.switch)
         for _ in range(100):  # both workers load the model; the port answers once the first has
             if len(running.workers()) == 2 and all(running.ask(f"warm-{n}", "hi")[0] == 200 for n in range(6)):
                 break
             time.sleep(0.2)
         yield running
-    finally:
-        for process in (rasa, actions):
-            process.terminate()
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        endpoints.unlink(missing_ok=True)
-        switch.down()
 
 
 @pytest.fixture
