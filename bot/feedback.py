@@ -67,6 +67,14 @@ def _rated_bubble(tracker: DialogueStateTracker | None, at: float) -> BotUttered
     return None
 
 
+async def _earlier_bubble(store: Any, sender_id: str, at: float) -> BotUttered | None:
+    """A bubble of an earlier session: one indexed query on our tracker store (sessions are
+    short, so this is common), a walk through the whole conversation on any other."""
+    if hasattr(store, "bot_message_at"):
+        return await store.bot_message_at(sender_id, at)
+    return _rated_bubble(await store.retrieve_full_tracker(sender_id), at)
+
+
 async def record(agent: Agent, sender_id: str, rating: Rating) -> dict[str, Any] | None:
     """Appends the rating to the conversation; returns the stored value, or None when the
     conversation has no such bubble (a forged or mistyped payload: nothing is stored)."""
@@ -75,8 +83,7 @@ async def record(agent: Agent, sender_id: str, rating: Rating) -> dict[str, Any]
         tracker = await store.retrieve(sender_id)
         bubble = _rated_bubble(tracker, rating.at)
         if tracker is not None and bubble is None:  # a bubble of an earlier session
-            tracker = await store.retrieve_full_tracker(sender_id)
-            bubble = _rated_bubble(tracker, rating.at)
+            bubble = await _earlier_bubble(store, sender_id, rating.at)
         if tracker is None or bubble is None:
             logger.warning("Feedback from %s names no bubble of theirs (at=%s): not kept", sender_id, rating.at)
             return None

@@ -1,7 +1,8 @@
 """Prometheus metrics at `/metrics` on the assistant's own port (prometheus-client).
 
-Each `rasa run` process counts what it handled itself; with several instances, Prometheus
-scrapes each one and sums them (docs/deployment.md). What is counted, and where:
+Each `rasa run` counts what it handled itself, all its Sanic workers together
+(bot/metrics_workers.py); with several instances, Prometheus scrapes each one and sums them
+(docs/deployment.md). What is counted, and where:
 
 - messages by channel and the reply latency: around every message a channel hands to Rasa
   (bot/handler.py);
@@ -25,7 +26,7 @@ from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 import yaml
-from prometheus_client import REGISTRY, Counter, Histogram
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import choose_encoder
 from rasa.core.brokers.broker import EventBroker
 from rasa.utils.endpoints import EndpointConfig
@@ -34,8 +35,9 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.domain.feedback import RATINGS
+from bot.metrics_workers import summed_registry
 from bot.names import FALLBACK_INTENT
-from bot.settings import DOMAIN
+from bot.settings import DOMAIN, Settings
 from bot.turns import BOTH, CLARIFY, CLASSIFIER, DETECTOR, OUT_OF_SCOPE, URGENT, answer_of, feedback_of, red_flag_layer
 
 PATH = "/metrics"
@@ -160,9 +162,16 @@ def has_token(request: Request, token: str) -> bool:
     return hmac.compare_digest(given.encode(), token.encode())
 
 
+def scraped_registry(settings: Settings | None = None) -> CollectorRegistry:
+    """This process's registry, or with several workers all of theirs, summed."""
+    directory = (settings or Settings.from_env()).metrics_multiprocess_dir
+    return summed_registry(directory) if directory else REGISTRY
+
+
 def endpoint(token: str | None) -> Callable[[Request], Coroutine[Any, Any, HTTPResponse]]:
     """The `/metrics` route: Prometheus's text format with the token (401 without it), or
     without a token for this machine only (404 for anyone else: the page is off)."""
+    registry = scraped_registry()
 
     async def metrics(request: Request) -> HTTPResponse:
         if token and not has_token(request, token):
@@ -171,6 +180,6 @@ def endpoint(token: str | None) -> Callable[[Request], Coroutine[Any, Any, HTTPR
             return response.text("Not Found", status=404)
         # The format Prometheus asks for (Accept), as prometheus-client's own exporters answer.
         encode, content_type = choose_encoder(request.headers.get("Accept", ""))
-        return response.raw(encode(REGISTRY), content_type=content_type)
+        return response.raw(encode(registry), content_type=content_type)
 
     return metrics

@@ -84,6 +84,12 @@ class Settings:
     # SENDER_MESSAGES_PER_MINUTE: messages one sender may send in any minute (0: no limit); the
     # benchmark turns it off. At most 3 of a sender's messages are handled at once regardless.
     sender_messages_per_minute: int = 30
+    # SANIC_WORKERS: how many processes answer on RASA_PORT (Rasa reads it; tools/serve.py sets it
+    # to the machine's cores unless it is set).
+    sanic_workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    # PROMETHEUS_MULTIPROC_DIR: where each worker keeps its metrics, so that /metrics sums them
+    # (prometheus-client reads it; tools/serve.py sets it when there are several workers).
+    metrics_multiprocess_dir: str | None = None
     # Read by Rasa itself from endpoints.production.yml; here only so the log can redact them.
     db_password: str | None = None
     redis_password: str | None = None
@@ -117,6 +123,8 @@ class Settings:
             conversation_retention_days=_number(env.get("CONVERSATION_RETENTION_DAYS"), 30),
             log_messages=_flag(env.get("LOG_MESSAGES")),
             sender_messages_per_minute=int(_number(env.get("SENDER_MESSAGES_PER_MINUTE"), 30)),
+            sanic_workers=int(_number(env.get("SANIC_WORKERS"), os.cpu_count() or 1)) or 1,
+            metrics_multiprocess_dir=text("PROMETHEUS_MULTIPROC_DIR"),
             db_password=text("DB_PASSWORD"),
             redis_password=text("REDIS_PASSWORD"),
         )

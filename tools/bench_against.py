@@ -5,8 +5,8 @@ ratio to the code before it, on the same machine in the same minutes. This check
 commit out into a temporary worktree (sharing our virtualenv), builds its spaCy pipeline and
 trains its model there, serves both assistants (each as its own `make run` serves it), and
 runs the benchmark's conversation mix against them in alternating rounds, so that a slow
-minute hurts both. It reports p50/p95 and throughput for each, and our p95 as a ratio of
-theirs.
+minute hurts both. It reports p50/p95 and throughput for each, our p95 as a ratio of theirs,
+and each one's per-turn ratio (the median reply at turns 18-22 over turns 2-4).
 
 Usage: python -m tools.bench_against REF [--concurrency 10] [--seconds 15] [--rounds 4]
 """
@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from bot.settings import MODEL, RESULTS, ROOT
-from tools.benchmark import percentile, run_load
+from tools.benchmark.load import percentile, run_load, turn_curve
 from tools.serve import free_port
 
 ENV = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -53,6 +53,7 @@ def serve(folder: Path, module: str, model: Path, workdir: Path) -> tuple[subpro
         "ACTIONS_PORT": str(free_port()),
         "TRACKER_DB": str(workdir / f"{module}-{rasa_port}.db"),
         "BME_MODEL": str(model),
+        "SENDER_MESSAGES_PER_MINUTE": "0",  # the users chat without pause: a load, not a flood
     }
     process = subprocess.Popen(
         [sys.executable, "-m", module], cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -97,6 +98,7 @@ def compare(ref: str, concurrency: int, seconds: float, rounds: int) -> dict:
             samples: dict[str, list[float]] = {"theirs": [], "ours": []}
             errors = dict.fromkeys(samples, 0)
             rates: dict[str, list[float]] = {"theirs": [], "ours": []}
+            curves = {name: turn_curve(url) for name, _, url in servers}
             for round_number in range(rounds):
                 order = servers if round_number % 2 == 0 else list(reversed(servers))
                 for name, _, url in order:
@@ -116,6 +118,7 @@ def compare(ref: str, concurrency: int, seconds: float, rounds: int) -> dict:
             "messages_per_s": round(sum(rates[name]) / len(rates[name]), 1),
             "messages": len(samples[name]),
             "errors": errors[name],
+            "turns_18_22_over_2_4": curves[name]["late_over_early"],
         }
         for name in samples
     }

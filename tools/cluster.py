@@ -34,8 +34,8 @@ from typing import Any
 import yaml
 
 from bot.channels.credentials import credentials_from_env
-from bot.settings import MODEL, ROOT
-from tools.serve import action_server_command, free_port, rasa_command, wait_until_ready
+from bot.settings import MODEL, ROOT, Settings
+from tools.serve import action_server_command, free_port, rasa_command, rasa_environment, wait_until_ready
 
 PRODUCTION_ENDPOINTS = ROOT / "endpoints.production.yml"
 HOST = "127.0.0.1"
@@ -339,12 +339,16 @@ def start_instance(
     (ours, plus `extra_env`: a channel's secrets, say)."""
     port = free_port()
     env = {
+        # One Sanic worker per instance unless SANIC_WORKERS says otherwise: the instances
+        # already spread over the cores of this one machine (docs/deployment.md).
+        "SANIC_WORKERS": "1",
         **os.environ,
         **(extra_env or {}),
         **cluster.environment(),
         "RASA_TELEMETRY_ENABLED": "false",
         "TICKET_LOCK_LIFETIME": str(lock_lifetime_s),
     }
+    env, _ = rasa_environment(Settings.from_env(env), env, temp_parent=cluster.state_dir)
     # The web chat may also be opened through nginx.
     origins = [env.get("WEBCHAT_ALLOWED_ORIGINS", ""), f"http://{HOST}:{nginx_port}", f"http://localhost:{nginx_port}"]
     env["WEBCHAT_ALLOWED_ORIGINS"] = ",".join(o for o in origins if o)

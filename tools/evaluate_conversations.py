@@ -81,16 +81,17 @@ def load_turns(path: Path) -> list[list[Turn]]:
     ]
 
 
-async def _run(model: Path, conversations: list[list[Turn]], actions_url: str) -> None:
+async def _run(model: Path, conversations: list[list[Turn]], actions_url: str, tracker_store: Any = None) -> None:
     from rasa.core.agent import Agent  # imported here: loading Rasa takes seconds
     from rasa.utils.endpoints import EndpointConfig
 
-    agent = Agent.load(str(model), action_endpoint=EndpointConfig(actions_url))
+    agent = Agent.load(str(model), action_endpoint=EndpointConfig(actions_url), tracker_store=tracker_store)
     for conversation in conversations:
         sender = f"eval-{uuid.uuid4().hex[:12]}"
         for turn in conversation:
             await agent.handle_text(turn.text, sender_id=sender)
-            tracker = await agent.tracker_store.retrieve(sender)
+            # Every session: a store with a session window may have started a new one already.
+            tracker = await agent.tracker_store.retrieve_full_tracker(sender)
             events = list(tracker.events)
             last_user = max(i for i, e in enumerate(events) if e.type_name == "user")
             bubbles = [e for e in events[last_user + 1 :] if e.type_name == "bot"]
@@ -99,7 +100,10 @@ async def _run(model: Path, conversations: list[list[Turn]], actions_url: str) -
             turn.answers = [a for i, a in enumerate(answers) if i == 0 or answers[i - 1] != a]
 
 
-def evaluate(sets: list[Path], model: Path = MODEL) -> dict[str, Any]:
+def answer(conversations_by_set: list[list[list[Turn]]], model: Path = MODEL, tracker_store: Any = None) -> None:
+    """Runs every conversation through the model and a real action server, filling in each
+    turn's answers. Rasa's in-memory tracker store unless `tracker_store` is given (a
+    `TrackerStore`, e.g. ours with its session window)."""
     port = free_port()
     actions = subprocess.Popen(
         action_server_command(port), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -107,15 +111,17 @@ def evaluate(sets: list[Path], model: Path = MODEL) -> dict[str, Any]:
     try:
         if not wait_until_ready(f"http://127.0.0.1:{port}/health", actions, timeout_s=60):
             raise RuntimeError("the action server did not start")
-        results = {}
-        for path in sets:
-            conversations = load_turns(path)
-            asyncio.run(_run(model, conversations, f"http://127.0.0.1:{port}/webhook"))
-            results[path.stem] = score([t for c in conversations for t in c])
-        return results
+        for conversations in conversations_by_set:
+            asyncio.run(_run(model, conversations, f"http://127.0.0.1:{port}/webhook", tracker_store))
     finally:
         actions.terminate()
         actions.wait(10)
+
+
+def evaluate(sets: list[Path], model: Path = MODEL) -> dict[str, Any]:
+    loaded = {path.stem: load_turns(path) for path in sets}
+    answer(list(loaded.values()), model)
+    return {name: score([t for c in conversations for t in c]) for name, conversations in loaded.items()}
 
 
 def score(turns: list[Turn]) -> dict[str, Any]:

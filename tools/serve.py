@@ -7,13 +7,21 @@ Rasa's HTTP API stays off unless RASA_API_TOKEN is set, and then requires that t
 Ctrl-C (or SIGTERM) stops both processes; if either dies, the other is stopped too, so the
 assistant never runs half-alive.
 
+Every core answers: Rasa runs SANIC_WORKERS processes on RASA_PORT (its own setting; here it
+defaults to the machine's cores), which share the conversations (SQLite's write-ahead log), the
+turn locks and the input guard's limits (bot/stores/lock_store.py, a SQLite file beside the
+conversations), and /metrics (prometheus-client's multiprocess mode, in a directory made for
+this run and removed after it). docs/deployment.md says what else spans the workers.
+
 Usage: python -m tools.serve [--shell]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -51,7 +59,25 @@ def endpoints_for(actions_port: int, env: dict[str, str]) -> Path:
         database = Path(settings.tracker_db or ROOT / store["db"]).resolve()
         database.parent.mkdir(parents=True, exist_ok=True)
         store["db"] = str(database)
+        locks = endpoints.get("lock_store") or {}
+        if str(locks.get("type", "")).endswith("SQLiteLockStore"):
+            # Beside the conversations: each assistant (each TRACKER_DB) its own locks.
+            locks["db"] = str(database.with_name(f"{database.stem}-locks.db"))
     return _write_temp_yaml(endpoints, "bme-endpoints-")
+
+
+def rasa_environment(
+    settings: Settings, env: dict[str, str], temp_parent: Path | None = None
+) -> tuple[dict[str, str], Path | None]:
+    """Rasa's environment: SANIC_WORKERS processes (the cores by default) and, with more than
+    one, a fresh directory where each keeps its metrics (returned, to be removed at the end)."""
+    env = {**env, "SANIC_WORKERS": str(settings.sanic_workers)}
+    if settings.sanic_workers <= 1:
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        return env, None
+    metrics_dir = Path(tempfile.mkdtemp(prefix="bme-metrics-", dir=temp_parent))
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    return env, metrics_dir
 
 
 def free_port() -> int:
@@ -141,8 +167,11 @@ def main(argv: list[str] | None = None) -> int:
     credentials = None if args.shell else _write_temp_yaml(credentials_from_env(os.environ, rasa_port), "bme-creds-")
     api_token = settings.rasa_api_token
 
+    if args.shell:  # one terminal, one reader of it: a forked worker's console gets no terminal
+        settings = dataclasses.replace(settings, sanic_workers=1)
+    rasa_env, metrics_dir = rasa_environment(settings, dict(os.environ))
     actions = subprocess.Popen(action_server_command(actions_port), cwd=ROOT)
-    rasa = subprocess.Popen(rasa_command(rasa_port, endpoints, credentials, api_token, model), cwd=ROOT)
+    rasa = subprocess.Popen(rasa_command(rasa_port, endpoints, credentials, api_token, model), cwd=ROOT, env=rasa_env)
     processes = [actions, rasa]
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -176,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
         for temp in (endpoints, credentials):
             if temp is not None:
                 temp.unlink(missing_ok=True)
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ from typing import Any
 from rasa.core.channels.channel import OutputChannel, UserMessage
 from sanic import Blueprint, Sanic
 
-from bot import logs, metrics
+from bot import logs, metrics, workers
 from bot.patches.running_agent import lock_store_of
 from bot.stores.guard_state import (
     MAX_IN_FLIGHT_PER_SENDER,
@@ -143,6 +143,11 @@ class Guard:
         @blueprint.listener("after_server_start")
         async def choose_state(app: Sanic, _loop: Any) -> None:
             self.state = guard_state_for(lock_store_of(app))
+
+    async def first_worker(self, task: str) -> bool:
+        """Whether this process is the first of the server's workers to claim a start-up task
+        that must run once per server (setting the Telegram webhook); with one worker, always."""
+        return await self.state.first_delivery(f"{self.channel}:once:{task}:{workers.server_id()}")
 
     async def first_delivery(self, delivery_id: str) -> bool:
         """Whether a platform's delivery (a Slack event, a Telegram update) is new here or on

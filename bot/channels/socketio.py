@@ -16,7 +16,9 @@ Three changes to Rasa's `SocketIOInput`:
   accessibility audit the browser test runs on the page).
 
 Messages go through the guard every channel shares (bot/channels/guard.py): checked, limited
-per session, and always answered. The socket stays at the standard `/socket.io` path.
+per session, and always answered. The socket stays at the standard `/socket.io` path. With
+several Sanic workers, a polling session's requests are passed to the worker that holds it
+(bot/channels/socketio_workers.py).
 """
 
 from __future__ import annotations
@@ -28,12 +30,13 @@ from typing import Any
 
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
-from sanic import Blueprint, response
+from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
 from bot import feedback
+from bot.channels import socketio_workers
 from bot.channels.guard import Guard
 from bot.names import ERASED_ANSWER
 from bot.patches.socketio_rooms import register_session_request
@@ -83,7 +86,8 @@ class WebChatInput(SocketIOInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         sio = AsyncServer(async_mode="sanic", cors_allowed_origins=self.origin_allowed)
-        blueprint = SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
+        socketio_workers.stamp_session_ids(sio)
+        blueprint = RoutedSocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
         self.sio = sio
         self.guard.attach(blueprint)
 
@@ -121,6 +125,15 @@ class WebChatInput(SocketIOInput):
             )
 
         return blueprint
+
+
+class RoutedSocketBlueprint(SocketBlueprint):
+    """Rasa's socket.io blueprint, with polling requests routed to the worker that holds their
+    session when there are several workers (bot/channels/socketio_workers.py)."""
+
+    def register(self, app: Sanic, options: dict[str, Any]) -> None:
+        super().register(app, options)
+        socketio_workers.register(app, socketio_workers.WorkerRouting(self.ctx.socketio_path))
 
 
 class WebChatOutput(SocketIOOutput):

@@ -6,7 +6,9 @@ with 500 "Event loop is closed". It also exits when setWebhook fails, and its `v
 compares the token's own bot name, so anyone who knows the URL can post updates. Here:
 
 - One output channel (one aiogram session) is built once and used for every call, on Sanic's
-  loop: setWebhook runs in an `after_server_start` listener, the session closes on stop.
+  loop: setWebhook runs in an `after_server_start` listener, the session closes on stop. With
+  several Sanic workers, each has its own session on its own loop, and the first worker to
+  start sets the webhook (bot/workers.py).
 - setWebhook failing (network, wrong token) is logged as an error and the server keeps
   serving: the other channels stay up, and a restart retries. If `verify` (the bot's
   username) is set and getMe names another bot, the webhook is not set: that token would
@@ -238,7 +240,8 @@ class TelegramInput(InputChannel):
 
         @telegram.listener("after_server_start")
         async def set_webhook(_app: Sanic, _loop: Any) -> None:
-            await self.set_webhook()
+            if await self.guard.first_worker("setWebhook"):  # once per server, not per worker
+                await self.set_webhook()
 
         @telegram.listener("after_server_stop")
         async def close_session(_app: Sanic, _loop: Any) -> None:

@@ -7,6 +7,7 @@ mismatch would be worse than a clear stop. docs/rasa-deviations.md lists each de
 exists, and the test that shows Rasa's behaviour is kept.
 
 - action_response_validation: action responses checked against a schema built once (global).
+- event_types: `Event.resolve_by_type` answered from a table built once (global).
 - action_server_connection: kept-alive connections to the action server, closed at shutdown
   (global, with `rasa.core.run.close_resources` extended to close them).
 - sql_tracker_store: `SQLTrackerStore._retrieve` with Rasa's query built once (our store only).
@@ -47,8 +48,9 @@ check_rasa_version()
 def install() -> None:
     """Applies the patches that replace Rasa's own code for every user of it."""
     check_rasa_version()
-    from bot.patches import action_response_validation, action_server_connection, channel_handler
+    from bot.patches import action_response_validation, action_server_connection, channel_handler, event_types
 
     action_response_validation.install()
+    event_types.install()
     action_server_connection.install()
     channel_handler.install()

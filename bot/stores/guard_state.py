@@ -8,17 +8,19 @@ Three things, each short-lived:
 - the delivery ids already seen (a Slack event and its retries, a Telegram update), so a
   redelivered one is acknowledged without a second answer.
 
-One `rasa run` keeps them in its own memory (`InProcessGuardState`). Several instances behind a
-load balancer must share them, or a Slack retry that reaches the other instance is answered
-twice and a flood spread over N instances gets N times the limit: there they live in Redis
-(`RedisGuardState`), each change one atomic script, every key with an expiry. Which one a server
-uses follows from its lock store (`guard_state_for`): shared exactly when the stores are shared,
-with no setting of its own (`RASA_ENDPOINTS=endpoints.production.yml` selects both).
+Every process that answers messages must share them, or a Slack retry that reaches another
+process is answered twice and a flood spread over N processes gets N times the limit. Which
+memory a server uses follows from its lock store (`guard_state_for`), with no setting of its
+own: the guard's state is shared exactly as widely as the conversations' locks.
 
-Another kind of sharing (several Sanic workers of one instance without Redis, say through the
-SQLite file) needs only a third `GuardState` and a line in `guard_state_for`.
+- `SQLiteGuardState`, with the SQLite lock store (`make run`): in the locks' file, shared by
+  every Sanic worker of the machine, each change one `BEGIN IMMEDIATE` transaction.
+- `RedisGuardState`, with the Redis lock store (several instances,
+  `RASA_ENDPOINTS=endpoints.production.yml`): each change one atomic script, every key with an
+  expiry.
+- `InProcessGuardState` otherwise (Rasa's in-memory lock store, which allows one process only).
 
-Sender ids never reach Redis in clear: keys carry a hash of them. Nothing here holds a message.
+Sender ids are stored only as hashes. Nothing here holds a message.
 """
 
 from __future__ import annotations
@@ -27,12 +29,14 @@ import collections
 import enum
 import hashlib
 import logging
+import sqlite3
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
 from bot.settings import Settings
+from bot.stores.sqlite_file import SharedFile
 
 logger = logging.getLogger(__name__)
 
@@ -201,6 +205,79 @@ class RedisGuardState(GuardState):
             return True
 
 
+class SQLiteGuardState(GuardState):
+    """The guard's memory in a SQLite file, shared by every process on the machine that opens it
+    (the SQLite lock store's file). One table per kind of mark, each row with its expiry; a change
+    is one `BEGIN IMMEDIATE` transaction, so two workers admitting one sender at the same moment
+    cannot both take the last place. Expired rows of the sender are dropped as it is admitted,
+    and every `SWEEP_EVERY` admissions everyone's. If the file fails, the message is let through
+    (logged), as with Redis: the lock store, in the same file, then decides whether it can run."""
+
+    SWEEP_EVERY = 1000
+
+    def __init__(self, file: SharedFile, limits: Limits) -> None:
+        super().__init__(limits)
+        self.file = file
+        self._admissions = 0
+        with self.file.transaction() as db:
+            for table in ("guard_in_flight", "guard_recent"):
+                db.execute(
+                    f"CREATE TABLE IF NOT EXISTS {table} (sender TEXT NOT NULL, ticket TEXT NOT NULL,"
+                    " expires REAL NOT NULL, PRIMARY KEY (sender, ticket))"
+                )
+            db.execute("CREATE TABLE IF NOT EXISTS guard_deliveries (delivery TEXT PRIMARY KEY, expires REAL NOT NULL)")
+
+    async def admit(self, sender: str, ticket: str) -> Admission:
+        key, now, limits = _hashed(sender), time.time(), self.limits
+        self._admissions += 1
+        try:
+            with self.file.transaction() as db:
+                if self._admissions % self.SWEEP_EVERY == 0:
+                    for table in ("guard_in_flight", "guard_recent", "guard_deliveries"):
+                        db.execute(f"DELETE FROM {table} WHERE expires <= ?", (now,))
+                for table in ("guard_in_flight", "guard_recent"):
+                    db.execute(f"DELETE FROM {table} WHERE sender = ? AND expires <= ?", (key, now))
+                in_flight = db.execute("SELECT count(*) FROM guard_in_flight WHERE sender = ?", (key,)).fetchone()[0]
+                if in_flight >= limits.in_flight:
+                    return Admission.BUSY
+                recent = db.execute("SELECT count(*) FROM guard_recent WHERE sender = ?", (key,)).fetchone()[0]
+                if limits.per_minute and recent >= limits.per_minute:
+                    return Admission.TOO_FAST
+                marks = [("guard_in_flight", limits.in_flight_expiry_s), ("guard_recent", limits.window_s)]
+                for table, lifetime_s in marks:
+                    db.execute(f"INSERT INTO {table} VALUES (?, ?, ?)", (key, ticket, now + lifetime_s))
+            return Admission.ADMITTED
+        except sqlite3.Error as error:
+            logger.warning("The guard's SQLite file failed (%s): message let through unlimited", type(error).__name__)
+            return Admission.ADMITTED
+
+    async def release(self, sender: str, ticket: str) -> None:
+        try:
+            self.file.execute("DELETE FROM guard_in_flight WHERE sender = ? AND ticket = ?", (_hashed(sender), ticket))
+        except sqlite3.Error as error:  # the mark expires by itself
+            logger.warning("The guard's SQLite file failed (%s) releasing a message", type(error).__name__)
+
+    async def first_delivery(self, delivery_id: str, remember_s: float = DELIVERY_MEMORY_S) -> bool:
+        key, now = _hashed(delivery_id), time.time()
+        try:
+            with self.file.transaction() as db:
+                seen = db.execute(
+                    "SELECT 1 FROM guard_deliveries WHERE delivery = ? AND expires > ?", (key, now)
+                ).fetchone()
+                if seen:
+                    return False
+                db.execute("INSERT OR REPLACE INTO guard_deliveries VALUES (?, ?)", (key, now + remember_s))
+            return True
+        except sqlite3.Error as error:
+            failed = type(error).__name__
+            logger.warning("The guard's SQLite file failed (%s): a redelivery may be answered again", failed)
+            return True
+
+
+def _hashed(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()[:32]
+
+
 def redis_client_like(sync_client: Any) -> Any:
     """An asyncio Redis client for the server `sync_client` (a lock store's) talks to."""
     import redis.asyncio
@@ -222,10 +299,15 @@ def in_process_state(limits: Limits) -> InProcessGuardState:
 
 
 def guard_state_for(lock_store: object | None, limits: Limits | None = None) -> GuardState:
-    """In Redis when the lock store is (several instances share it), otherwise in this process."""
+    """Where the lock store keeps the locks: in Redis (several instances share it), in the
+    SQLite lock store's file (every worker of the machine shares it), otherwise in this process."""
     from rasa.core.lock_store import RedisLockStore
+
+    from bot.stores.lock_store import SQLiteLockStore
 
     limits = limits or Limits.from_settings()
     if isinstance(lock_store, RedisLockStore):
         return RedisGuardState(redis_client_like(lock_store.red), limits)
+    if isinstance(lock_store, SQLiteLockStore):
+        return SQLiteGuardState(SharedFile(lock_store.path), limits)
     return in_process_state(limits)

@@ -10,9 +10,10 @@ a conversation that comes back while the purge runs keeps everything. Batches go
 conversations in order, so an interrupted purge leaves few of them partly deleted.
 
 Our tracker store starts `keep_purging` when Rasa creates it in a running server: at start-up,
-then every `PURGE_INTERVAL_S`, in a worker thread so the event loop keeps serving. On
-PostgreSQL, several instances share the table, and a session advisory lock lets one of them
-purge at a time (the others skip that round). `CONVERSATION_RETENTION_DAYS=0` keeps every
+then every `PURGE_INTERVAL_S`, in a worker thread so the event loop keeps serving. Several
+processes may share the table (instances on PostgreSQL, Sanic workers on a SQLite file): one of
+them purges at a time, holding a session advisory lock (PostgreSQL) or a file lock beside the
+database (SQLite), and the others skip that round. `CONVERSATION_RETENTION_DAYS=0` keeps every
 conversation, and nothing runs.
 
 Nothing is logged but counts and times (docs/privacy.md).
@@ -26,9 +27,12 @@ import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import sqlalchemy
 from rasa.core.tracker_store import SQLTrackerStore
+
+from bot.stores.sqlite_file import one_process_at_a_time
 
 logger = logging.getLogger(__name__)
 
@@ -105,10 +109,16 @@ _DELETE_ROWS = _EVENTS.delete().where(_EVENTS.c.id.in_(sqlalchemy.bindparam("ids
 
 @contextlib.contextmanager
 def _one_purger_at_a_time(engine: sqlalchemy.engine.Engine) -> Iterator[bool]:
-    """True if this process may purge now: always on SQLite (one instance per file); on
-    PostgreSQL, while it holds the advisory lock."""
+    """True if this process may purge now: on PostgreSQL while it holds the advisory lock, on a
+    SQLite file while it holds a file lock beside it (the Sanic workers of one machine share the
+    file); False when another process is purging."""
     if engine.dialect.name != "postgresql":
-        yield True
+        database = engine.url.database
+        if engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
+            yield True
+            return
+        with one_process_at_a_time(Path(f"{database}-purge.lock"), wait=False) as mine:
+            yield mine
         return
     # Autocommit: the lock is the session's, and no transaction stays open while purging.
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:

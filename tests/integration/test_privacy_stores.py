@@ -19,6 +19,7 @@ from bot.names import ERASE_SLOT
 from bot.settings import ROOT
 from bot.stores import retention
 from bot.stores.erasure import erase_conversation, stored_events
+from bot.stores.sqlite_file import one_process_at_a_time
 from bot.stores.tracker_store import TurnLimitedSQLTrackerStore, _row
 from tools.cluster import Cluster, stores
 
@@ -179,3 +180,12 @@ def test_on_postgresql_one_instance_purges_at_a_time(postgres):
     finally:
         with store.engine.begin() as connection:
             connection.execute(EVENTS.delete())
+
+
+def test_on_sqlite_one_worker_purges_at_a_time(tmp_path):
+    # The Sanic workers of `make run` share one SQLite file, and each starts the hourly purge.
+    store = TurnLimitedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(tmp_path / "c.db"))
+    seed(store, ["idle-y"], 3, age_s=40 * DAY)
+    with one_process_at_a_time(tmp_path / "c.db-purge.lock"):  # another worker is purging
+        assert retention.purge_idle(store.engine, 30 * DAY).skipped
+    assert retention.purge_idle(store.engine, 30 * DAY).events == 3

@@ -1,6 +1,7 @@
 """Our patches to Rasa 3.6 (bot/patches, installed by `python -m bot`) change speed, not behaviour: the
-action response check accepts and rejects what Rasa's does, with Rasa's message, and calls to
-an endpoint keep working across event loops, idle gaps and a restarted server."""
+action response check accepts and rejects what Rasa's does, with Rasa's message, stored events
+become the same objects, and calls to an endpoint keep working across event loops, idle gaps and
+a restarted server."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from jsonschema import ValidationError
 from rasa.core.actions.action import RemoteAction
+from rasa.shared.core.events import Event, UserUttered
+from rasa.shared.utils.common import all_subclasses
 from rasa.utils.endpoints import EndpointConfig
 
-from bot.patches import action_response_validation, action_server_connection
+from bot.patches import action_response_validation, action_server_connection, event_types
 
 GOOD = {
     "events": [{"event": "slot", "name": "topic", "value": "shoes", "timestamp": None}],
@@ -44,6 +47,28 @@ def test_action_responses_get_rasas_verdict(result):
     except ValidationError as error:
         ours = error.message
     assert ours == expected
+
+
+def test_every_event_type_resolves_to_rasas_class():
+    names = {event_class.type_name for event_class in all_subclasses(Event)}
+    assert {"user", "bot", "action", "slot", "session_started", "active_loop"} <= names
+    for name in names:
+        rasas = next(c for c in all_subclasses(Event) if c.type_name == name)  # Rasa's own search
+        assert event_types.resolve_by_type(name) is rasas, name
+
+
+def test_unknown_event_types_get_rasas_answers():
+    assert event_types.resolve_by_type("topic") is None  # Rasa's legacy TopicSet events
+    assert event_types.resolve_by_type("no_such_event", default=UserUttered) is UserUttered
+    with pytest.raises(ValueError, match="Unknown event name 'no_such_event'"):
+        event_types.resolve_by_type("no_such_event")
+
+
+def test_an_event_class_defined_later_is_found():
+    class LateEvent(UserUttered):
+        type_name = "late_event_for_the_test"
+
+    assert event_types.resolve_by_type("late_event_for_the_test") is LateEvent
 
 
 class Echo(BaseHTTPRequestHandler):

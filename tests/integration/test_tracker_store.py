@@ -4,9 +4,12 @@ conversations are split into sessions without losing an event, a slot or a form.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
+from types import SimpleNamespace
 
 import pytest
+from rasa.core.processor import MessageProcessor
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME
 from rasa.shared.core.domain import Domain
@@ -19,6 +22,7 @@ from rasa.shared.core.events import (
     SlotSet,
     UserUttered,
 )
+from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.settings import ROOT
 from bot.stores.tracker_store import TurnLimitedSQLTrackerStore
@@ -98,6 +102,32 @@ def test_a_session_is_never_split_inside_a_form(store):
     tracker = asyncio.run(store.retrieve("form"))
     assert tracker.active_loop_name == "symptom_check_form"
     assert [e.text for e in tracker.events if isinstance(e, UserUttered)] == ["hi", "check my symptoms", "no", "no"]
+
+
+def test_an_idle_conversation_expires_after_a_rollover_as_it_would_without_one(store, monkeypatch):
+    # Rasa ends a session idle longer than session_expiration_time (60 minutes) by the time of its
+    # last user message, which a rolled-over session does not have until the next message.
+    topic = [lambda: ActionExecuted("action_answer"), lambda: SlotSet("topic", "shoes")]
+    converse(store, "idle", [turn("one"), turn("two", *topic), turn("three")])  # rolls over after "three"
+    now = time.time()
+
+    def next_message_after(minutes: float) -> DialogueStateTracker:
+        """What Rasa makes of the stored conversation when the next message comes: the tracker
+        after its own session check (`_update_tracker_session`, which runs action_session_start
+        when the session expired or has nothing applied)."""
+        monkeypatch.setattr(time, "time", lambda: now + minutes * 60)
+        tracker = asyncio.run(store.retrieve("idle"))
+        if not tracker.applied_events() or MessageProcessor._has_session_expired(
+            SimpleNamespace(domain=DOMAIN), tracker
+        ):
+            tracker.update(ActionExecuted(ACTION_SESSION_START_NAME))
+            tracker.update(SessionStarted())
+        return tracker
+
+    for minutes in (1, 30, 59):
+        assert next_message_after(minutes).get_slot("topic") == "shoes", f"{minutes} minutes: the session goes on"
+    for minutes in (61, 24 * 60):
+        assert next_message_after(minutes).get_slot("topic") is None, f"{minutes} minutes: a new session"
 
 
 def stored_texts(store: TurnLimitedSQLTrackerStore, sender: str) -> list[str]:

@@ -311,12 +311,14 @@ def telegram_message(chat_id: int, text: str | None = None, message_id: int = 1)
 
 class ActionServerSwitch:
     """Listens where Rasa expects the action server and forwards to the real one, until told to
-    go down (nothing listens: connections are refused) or to hang (requests never answered)."""
+    go down (nothing listens: connections are refused) or to hang (requests never answered);
+    `delay_s` makes every call that much slower (so that turns overlap)."""
 
     def __init__(self, target_url: str, port: int | None = None) -> None:
         self.target = target_url.rstrip("/")
         self.port = port or free_port()
         self.hanging = threading.Event()
+        self.delay_s = 0.0
         self._server: ThreadingHTTPServer | None = None
         self.up()
 
@@ -333,6 +335,7 @@ class ActionServerSwitch:
                 if switch.hanging.is_set():
                     time.sleep(60)
                     return
+                time.sleep(switch.delay_s)
                 request = urllib.request.Request(
                     switch.target + self.path, body, {"Content-Type": "application/json"}, method=method
                 )

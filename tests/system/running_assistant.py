@@ -14,9 +14,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
-from bot.settings import ROOT
-from tools.serve import free_port
+from bot.channels.credentials import credentials_from_env
+from bot.settings import ROOT, Settings
+from tests.system.fakes import ActionServerSwitch
+from tools.serve import (
+    action_server_command,
+    endpoints_for,
+    free_port,
+    rasa_command,
+    rasa_environment,
+    wait_until_ready,
+)
 
 
 @dataclass
@@ -47,6 +57,9 @@ def start_assistant(*, as_background_job: bool = False, **env: str) -> Iterator[
     # Each assistant gets its own conversation database unless the test chooses one.
     database = Path(tempfile.mkdtemp(prefix="bme-test-")) / "conversations.db"
     environment = {
+        # Several Sanic workers, as `make run` uses on any machine with more than one core, so that
+        # every system test also shows that the workers share what they must.
+        "SANIC_WORKERS": "2",
         **os.environ,
         "RASA_PORT": str(rasa_port),
         "ACTIONS_PORT": str(actions_port),
@@ -80,3 +93,48 @@ def start_assistant(*, as_background_job: bool = False, **env: str) -> Iterator[
             process.wait(30)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@dataclass
+class SwitchedRasa:
+    """A `rasa run` whose action server sits behind a switch (down, hanging or slow on demand)."""
+
+    base_url: str
+    rasa: subprocess.Popen
+    switch: ActionServerSwitch
+    rasa_log: Path
+    actions_log: Path
+    env: dict[str, str]  # Rasa's environment: TRACKER_DB, PROMETHEUS_MULTIPROC_DIR, ...
+
+
+@contextlib.contextmanager
+def rasa_behind_switch(work: Path, env: dict[str, str], api_token: str | None = None) -> Iterator[SwitchedRasa]:
+    """Starts the action server and `rasa run` as tools/serve.py does (its endpoints, credentials
+    from `env`, SANIC_WORKERS and the metrics directory), but with Rasa calling the action server
+    through an `ActionServerSwitch`; logs and files under `work`. Stops both when the block ends."""
+    rasa_port, actions_port = free_port(), free_port()
+    env, _ = rasa_environment(Settings.from_env(env), env, temp_parent=work)  # under work: removed with it
+    rasa_log, actions_log = work / "rasa.log", work / "actions.log"
+    with actions_log.open("wb") as out:
+        actions = subprocess.Popen(action_server_command(actions_port), cwd=ROOT, stdout=out, stderr=out)
+    switch = ActionServerSwitch(f"http://127.0.0.1:{actions_port}")
+    credentials = work / "credentials.yml"
+    credentials.write_text(yaml.safe_dump(credentials_from_env(env, rasa_port)), encoding="utf-8")
+    endpoints = endpoints_for(switch.port, env)
+    command = [*rasa_command(rasa_port, endpoints, credentials, api_token), "--interface", "127.0.0.1"]
+    with rasa_log.open("wb") as out:
+        rasa = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out)
+    try:
+        base_url = f"http://127.0.0.1:{rasa_port}"
+        if not wait_until_ready(f"{base_url}/", rasa):
+            pytest.fail("Rasa did not start:\n" + rasa_log.read_text(errors="replace")[-3000:])
+        yield SwitchedRasa(base_url, rasa, switch, rasa_log, actions_log, env)
+    finally:
+        for process in (rasa, actions):
+            process.terminate()
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        endpoints.unlink(missing_ok=True)
+        switch.down()

@@ -20,7 +20,6 @@ import itertools
 import json
 import os
 import re
-import subprocess
 import threading
 import time
 import urllib.error
@@ -35,12 +34,9 @@ from typing import Any
 import pytest
 import socketio
 import sqlalchemy
-import yaml
 
-from bot.channels.credentials import credentials_from_env
 from bot.channels.guard import APOLOGY, ASK_FOR_TEXT, BUSY, REPLY_TIMEOUT_S
 from bot.domain.replies import CONVERSATION_DELETED, CONVERSATION_KEPT
-from bot.settings import ROOT
 from tests.system.fakes import (
     SLACK_SECRET,
     SLACK_TOKEN,
@@ -55,7 +51,7 @@ from tests.system.fakes import (
     TelegramWebhook,
     telegram_message,
 )
-from tools.serve import action_server_command, endpoints_for, free_port, rasa_command, wait_until_ready
+from tests.system.running_assistant import rasa_behind_switch
 
 REST_TOKEN = "rest-token-for-every-channel"
 API_TOKEN = "api-token-for-every-channel"
@@ -100,7 +96,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     work = tmp_path_factory.mktemp("every-channel")
     slack_api, telegram = FakeSlackApi(), FakeTelegram()
     telegram.start()
-    rasa_port, actions_port = free_port(), free_port()
     env = {
         **ENV,
         "TRACKER_DB": str(work / "conversations.db"),
@@ -114,41 +109,22 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "TELEGRAM_WEBHOOK_URL": "https://example.invalid/webhooks/telegram/webhook",
         "TELEGRAM_SECRET_TOKEN": TELEGRAM_SECRET,
         "TELEGRAM_API_URL": telegram.url,
+        "SANIC_WORKERS": "2",  # as `make run` on a machine of two cores or more
     }
-    rasa_log, actions_log = work / "rasa.log", work / "actions.log"
-    with actions_log.open("wb") as out:
-        actions = subprocess.Popen(action_server_command(actions_port), cwd=ROOT, env=ENV, stdout=out, stderr=out)
-    switch = ActionServerSwitch(f"http://127.0.0.1:{actions_port}")
-    credentials = work / "credentials.yml"
-    credentials.write_text(yaml.safe_dump(credentials_from_env(env, rasa_port)), encoding="utf-8")
-    endpoints = endpoints_for(switch.port, env)
-    command = [*rasa_command(rasa_port, endpoints, credentials, API_TOKEN), "--interface", "127.0.0.1"]
-    with rasa_log.open("wb") as out:
-        rasa = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out)
     try:
-        base_url = f"http://127.0.0.1:{rasa_port}"
-        if not wait_until_ready(f"{base_url}/", rasa):
-            pytest.fail("Rasa did not start:\n" + rasa_log.read_text(errors="replace")[-3000:])
-        telegram.wait_for("setWebhook")
-        yield Stack(
-            base_url,
-            Path(env["TRACKER_DB"]),
-            rasa_log,
-            actions_log,
-            switch,
-            FakeSlack(base_url, slack_api),
-            telegram,
-            TelegramWebhook(base_url),
-        )
+        with rasa_behind_switch(work, env, API_TOKEN) as rasa:
+            telegram.wait_for("setWebhook")
+            yield Stack(
+                rasa.base_url,
+                Path(env["TRACKER_DB"]),
+                rasa.rasa_log,
+                rasa.actions_log,
+                rasa.switch,
+                FakeSlack(rasa.base_url, slack_api),
+                telegram,
+                TelegramWebhook(rasa.base_url),
+            )
     finally:
-        for process in (rasa, actions):
-            process.terminate()
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        endpoints.unlink(missing_ok=True)
-        switch.down()
         telegram.stop()
         slack_api.server.shutdown()
 
