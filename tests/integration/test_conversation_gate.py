@@ -1,8 +1,9 @@
-"""Blind set 1, end to end through the trained model and a real action server: the gate.
+"""The blind sets, end to end through the trained model and a real action server: the gate.
 
-Set 1 was written blind (tests/blind/README.md) and scored once before any tuning; since then it
-is development data, so this gate guards against regressions rather than measuring what users
-get (the sealed set 2's first run does that, docs/evaluation.md).
+Each set was written blind (tests/blind/README.md) and scored once before any tuning; since then
+it is development data, so this gate guards against regressions rather than measuring what
+users get (each set's first run does that, docs/evaluation.md). A set's floor is what the
+assistant scored when the set became development data: set 2's first run was 93.4%.
 """
 
 from __future__ import annotations
@@ -12,23 +13,27 @@ import pytest
 from bot.settings import MODEL, ROOT
 from tools import evaluate_conversations
 
-MIN_RIGHT = 0.95
-SET1 = ROOT / "tests" / "blind" / "set1.yml"
+MIN_RIGHT = {"set1": 0.95, "set2": 0.93}
+BLIND = ROOT / "tests" / "blind"
 
 
-@pytest.fixture(scope="module")
-def report() -> dict:
+@pytest.fixture(scope="module", params=sorted(MIN_RIGHT))
+def report(request: pytest.FixtureRequest) -> dict:
     if not MODEL.exists():
         pytest.fail("no trained model: run the tests with `make test`, which trains it first")
-    return evaluate_conversations.evaluate([SET1])["set1"]
+    return {"name": request.param, **evaluate_conversations.evaluate([BLIND / f"{request.param}.yml"])[request.param]}
 
 
 def wrong_turns(report: dict) -> str:
     return "\n".join(f"{w['id']} [{w['category']}] {w['text']!r}: {w['expect']} -> {w['got']}" for w in report["wrong"])
 
 
-def test_at_least_95_percent_of_turns_are_answered_right(report):
-    assert report["overall"]["rate"] >= MIN_RIGHT, wrong_turns(report)
+def test_every_set_is_gated():
+    assert sorted(MIN_RIGHT) == sorted(path.stem for path in BLIND.glob("set*.yml"))
+
+
+def test_no_fewer_turns_are_answered_right_than_when_the_set_became_development_data(report):
+    assert report["overall"]["rate"] >= MIN_RIGHT[report["name"]], wrong_turns(report)
 
 
 def test_no_red_flag_is_missed(report):
