@@ -11,9 +11,9 @@ import pytest
 from prometheus_client import REGISTRY
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.lock_store import InMemoryLockStore
-from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
+from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
 
 from bot import feedback, handler, metrics
 from bot.domain.feedback import Rating, payload
@@ -21,6 +21,7 @@ from bot.domain.replies import FEEDBACK_THANKS
 from bot.names import FEEDBACK_SLOT
 from bot.settings import ROOT
 from bot.stores.tracker_store import TurnLimitedSQLTrackerStore
+from tests.integration.sessions import tracker_for_turn
 
 DOMAIN = Domain.load(str(ROOT / "domain.yml"))
 
@@ -53,12 +54,7 @@ def parse(intent: str, confidence: float, red_flags: list[str] | None = None, to
 def turn(agent, sender: str, text: str, parse_data: dict, *bubbles: BotUttered) -> None:
     async def run() -> None:
         store = agent.tracker_store
-        tracker = await store.retrieve(sender)
-        if tracker is None:
-            tracker = store.init_tracker(sender)
-            for event in (ActionExecuted(ACTION_SESSION_START_NAME), SessionStarted()):
-                tracker.update(event)
-            tracker.update(ActionExecuted(ACTION_LISTEN_NAME))
+        tracker = await tracker_for_turn(store, sender)
         tracker.update(UserUttered(text, parse_data["intent"], parse_data=parse_data, input_channel="rest"))
         tracker.update(ActionExecuted("action_answer"))
         for bubble in bubbles:

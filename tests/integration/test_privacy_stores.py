@@ -10,9 +10,9 @@ from collections.abc import Iterator
 
 import pytest
 import sqlalchemy
-from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
+from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
 
 from bot import logs
 from bot.names import ERASE_SLOT
@@ -21,6 +21,7 @@ from bot.stores import retention
 from bot.stores.erasure import erase_conversation, stored_events
 from bot.stores.sqlite_file import one_process_at_a_time
 from bot.stores.tracker_store import TurnLimitedSQLTrackerStore, _row
+from tests.integration.sessions import tracker_for_turn
 from tools.cluster import Cluster, stores
 
 DOMAIN = Domain.load(str(ROOT / "domain.yml"))
@@ -68,12 +69,7 @@ def take_turn(store: TurnLimitedSQLTrackerStore, sender: str, text: str, *extra:
     """One turn as Rasa runs it: retrieve (or start), the user's message and a reply, save."""
 
     async def run() -> None:
-        tracker = await store.retrieve(sender)
-        if tracker is None:
-            tracker = store.init_tracker(sender)
-            starts = (ActionExecuted(ACTION_SESSION_START_NAME), SessionStarted(), ActionExecuted(ACTION_LISTEN_NAME))
-            for event in starts:
-                tracker.update(event)
+        tracker = await tracker_for_turn(store, sender)
         for event in (UserUttered(text), BotUttered(f"reply to {text}"), *extra, ActionExecuted(ACTION_LISTEN_NAME)):
             tracker.update(event)
         await store.save(tracker)

@@ -18,14 +18,15 @@ from pathlib import Path
 
 import pytest
 import yaml
-from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
+from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
 from rasa.shared.nlu.training_data.loading import load_data
 
 from bot.names import FEEDBACK_SLOT
 from bot.settings import ROOT
 from bot.stores.tracker_store import TurnLimitedSQLTrackerStore
+from tests.integration.sessions import tracker_for_turn
 from tools.review import labels as labelling
 from tools.review.__main__ import Review, handler_for, host_name
 from tools.review.labels import Labels, export, normalise, texts_in
@@ -64,12 +65,7 @@ class Conversations:
         """One turn; returns its last bubble's timestamp."""
 
         async def run() -> float:
-            tracker = await self.store.retrieve(sender)
-            if tracker is None:
-                tracker = self.store.init_tracker(sender)
-                for event in (ActionExecuted(ACTION_SESSION_START_NAME), SessionStarted()):
-                    tracker.update(event)
-                tracker.update(ActionExecuted(ACTION_LISTEN_NAME))
+            tracker = await tracker_for_turn(self.store, sender)
             tracker.update(UserUttered(text, parse_data["intent"], parse_data=parse_data, input_channel="rest"))
             tracker.update(ActionExecuted("action_answer"))
             bubbles = [BotUttered(f"reply to {text}", metadata=metadata) for metadata in answers]

@@ -26,6 +26,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.settings import ROOT
 from bot.stores.tracker_store import TurnLimitedSQLTrackerStore
+from tests.integration.sessions import tracker_for_turn
 
 DOMAIN = Domain.load(str(ROOT / "domain.yml"))
 
@@ -43,12 +44,7 @@ def converse(store: TurnLimitedSQLTrackerStore, sender: str, turns: list[Callabl
 
     async def run() -> None:
         for events in turns:
-            tracker = await store.retrieve(sender)
-            if tracker is None:
-                tracker = store.init_tracker(sender)
-                for event in (ActionExecuted(ACTION_SESSION_START_NAME), SessionStarted()):
-                    tracker.update(event)
-                tracker.update(ActionExecuted(ACTION_LISTEN_NAME))
+            tracker = await tracker_for_turn(store, sender)
             for event in events():
                 tracker.update(event)
             await store.save(tracker)
