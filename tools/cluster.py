@@ -464,6 +464,16 @@ def _state_dir() -> Path:
     return path
 
 
+def _new_cluster() -> Cluster:
+    """A cluster's state before anything starts: a fresh state directory, and free ports and new
+    passwords for PostgreSQL and Redis."""
+    return Cluster(
+        _state_dir(),
+        Database(HOST, free_port(), DB_NAME, DB_USER, secrets.token_urlsafe(18)),
+        Redis(HOST, free_port(), secrets.token_urlsafe(18)),
+    )
+
+
 @contextlib.contextmanager
 def cluster(
     instances: int = 2,
@@ -478,12 +488,7 @@ def cluster(
     if not MODEL.exists():
         raise ClusterError(f"No trained model at {MODEL}: run `make train` first.")
     binaries = find_binaries()
-    state_dir = _state_dir()
-    running = Cluster(
-        state_dir,
-        Database(HOST, free_port(), DB_NAME, DB_USER, secrets.token_urlsafe(18)),
-        Redis(HOST, free_port(), secrets.token_urlsafe(18)),
-    )
+    running = _new_cluster()
     try:
         actions = start_action_server(running)  # needs nothing else: starts while the stores start
         start_postgres(running, binaries)
@@ -501,7 +506,7 @@ def cluster(
         yield running
     finally:
         stop_children(running.children)
-        shutil.rmtree(state_dir, ignore_errors=True)
+        shutil.rmtree(running.state_dir, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -509,19 +514,14 @@ def stores() -> Iterator[Cluster]:
     """PostgreSQL and Redis alone, as the cluster runs them: for the stores' tests and
     tools/purge_timing.py. Stopped, and their data removed, when the block ends."""
     binaries = find_binaries()
-    state_dir = _state_dir()
-    running = Cluster(
-        state_dir,
-        Database(HOST, free_port(), DB_NAME, DB_USER, secrets.token_urlsafe(18)),
-        Redis(HOST, free_port(), secrets.token_urlsafe(18)),
-    )
+    running = _new_cluster()
     try:
         start_postgres(running, binaries)
         start_redis(running, binaries)
         yield running
     finally:
         stop_children(running.children)
-        shutil.rmtree(state_dir, ignore_errors=True)
+        shutil.rmtree(running.state_dir, ignore_errors=True)
 
 
 def _watch(running: Cluster) -> int:

@@ -31,6 +31,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot.channels.socketio_workers import owner_of
 from tests.system.fakes import ActionServerSwitch
 from tests.system.running_assistant import rasa_behind_switch
+from tools.benchmark.servers import cpu_seconds
 
 QUESTIONS = {
     "what is bme": "marrow",
@@ -99,11 +100,6 @@ def slow_actions(server: Server) -> Iterator[None]:
         yield
     finally:
         server.switch.delay_s = 0.0
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def test_both_workers_answer_on_the_one_port(server):
