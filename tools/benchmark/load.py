@@ -74,7 +74,7 @@ async def _conversation(
         replies.append(Reply(len(user.sent), (time.perf_counter() - started) * 1000, ok))
 
 
-async def _user_loop(url: str, seed: str, deadline: float, replies: list[Reply], counter: list[int]) -> None:
+async def _user_loop(url: str, seed: str, deadline: float, replies: list[Reply]) -> None:
     rng = random.Random(seed)
     n = 0
     while time.monotonic() < deadline:
@@ -82,7 +82,6 @@ async def _user_loop(url: str, seed: str, deadline: float, replies: list[Reply],
         async with _session() as session:  # a new user comes on a new connection, as from a browser
             await _conversation(session, url, user, f"bench-{seed}-{n}-{rng.randrange(10**9)}", deadline, replies)
         n += 1
-        counter[0] += 1
 
 
 def _session() -> aiohttp.ClientSession:
@@ -97,11 +96,10 @@ async def run_mix(url: str, concurrency: int, seconds: float, seed: int = 0) -> 
     """`concurrency` users chatting for `seconds`: every reply, the conversations started, and
     the seconds it took. The same seed gives every assistant the same users."""
     replies: list[Reply] = []
-    counter = [0]
     started = time.monotonic()
     deadline = started + seconds
-    await asyncio.gather(*(_user_loop(url, f"{seed}-{w}", deadline, replies, counter) for w in range(concurrency)))
-    return replies, counter[0], time.monotonic() - started
+    await asyncio.gather(*(_user_loop(url, f"{seed}-{w}", deadline, replies) for w in range(concurrency)))
+    return replies, sum(reply.turn == 1 for reply in replies), time.monotonic() - started
 
 
 async def run_load(url: str, concurrency: int, seconds: float) -> tuple[list[float], int, float]:
