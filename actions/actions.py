@@ -34,6 +34,7 @@ from bot.names import (
     ERASED_ANSWER,
     ERASURE_ANSWER_SLOT,
     ERASURE_FORM,
+    LOCATION_SLOT,
     SYMPTOM_CHECK_FORM,
     TOPIC_SLOT,
 )
@@ -113,7 +114,8 @@ class ActionAnswer(Action):
         else:
             parts = parts_of(tracker.latest_message)  # not an answer: every part is a question
         questions = [part for index, part in enumerate(parts) if choice is None or index != choice.part]
-        for decision in decide_all(questions, topic, given=[r.answer for r in said]):
+        location = tracker.get_slot(LOCATION_SLOT)
+        for decision in decide_all(questions, topic, given=[r.answer for r in said], location=location):
             for response in decision.responses:
                 dispatcher.utter_message(response=RESPONSES[response])
             if decision.clarify:

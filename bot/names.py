@@ -24,6 +24,7 @@ ANSWER_ACTION = "action_answer"
 CHOICE_FORM = "choice_form"
 SYMPTOM_CHECK_FORM = "symptom_check_form"
 TOPIC_SLOT = "topic"
+LOCATION_SLOT = "location"  # where the user said their BME is, for "which shoes then?"
 CHOICE_SLOT = "choice"
 
 # A user's 👍 or 👎 on one bubble, kept in the conversation as this slot's value (no policy

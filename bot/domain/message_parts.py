@@ -62,6 +62,11 @@ def _clauses(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return spans
 
 
+def starts_like_a_question(text: str) -> bool:
+    """ "how…", "whats…", "can I…": the text opens the way a question does."""
+    return bool(_STARTS_LIKE_A_QUESTION.match(text))
+
+
 def _stands_alone(piece: str) -> bool:
     """A question ("…?", "how…", "can I…") or a short phrase, not a statement."""
     piece = piece.strip()

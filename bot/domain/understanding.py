@@ -24,7 +24,7 @@ from difflib import SequenceMatcher
 from typing import Any
 
 from bot.domain.knowledge import Knowledge, knowledge
-from bot.domain.message_parts import sentence_spans
+from bot.domain.message_parts import sentence_spans, starts_like_a_question
 from bot.domain.replies import LONG_BONES, title_of
 from bot.domain.topics import BY_INTENT, BY_NAME, DEFAULT_TOPIC, FIXED, Pick, Topic, item_for
 from bot.names import FALLBACK_INTENT, PARTS_KEY, RED_FLAG_INTENT, RED_FLAGS_KEY, WHOLE_KEY
@@ -46,9 +46,11 @@ SMALL_TALK = {
     "deny": "anything_else",
 }
 
-# A question about a dose or an amount to take, which the article never gives.
+# A question about a dose or an amount to take, which the article never gives ("high-dose
+# steroids" names a medication and asks no dose).
 _DOSE = re.compile(
-    r"\b(dose|doses|dosage|dosing|mg|milligrams?|how (much|many)\b.{0,30}\b(take|tablets?|pills?|a day|daily))\b",
+    r"(?<![-\w])(dose|doses|dosage|dosing|mg|milligrams?"
+    r"|how (much|many)\b.{0,30}\b(take|tablets?|pills?|a day|daily))\b",
     re.IGNORECASE,
 )
 
@@ -58,16 +60,25 @@ _DEFINABLE = {"cause", "modality", "treatment", "shoe", "mri_pattern"}
 _EXCLUDING = re.compile(
     r"\b(beyond|besides|other than|apart from|aside from|except|instead of|rather than|not working|"
     r"isn'?t working|aren'?t working|doesn'?t work|don'?t work|didn'?t work|did not work|does not work|"
-    r"not helping|doesn'?t help|didn'?t help|failed|fails|not enough)\b",
+    r"not helping|doesn'?t help|didn'?t help|failed|fails|not enough|(?:is|are)n'?t getting better|not getting better|"
+    r"(?:is|are)n'?t improving|not improving|(?:has|have)n'?t (?:helped|improved|worked)|what else)\b",
+    re.IGNORECASE,
+)
+# First-line care named as a whole: "the basic treatment doesn't help" leaves the advanced options.
+_FIRST_LINE = re.compile(
+    r"\b(basic|first[- ]line|usual|standard|conservative|normal|simple|initial)\s+"
+    r"(treatments?|care|measures|options|stuff|things)\b",
     re.IGNORECASE,
 )
 
 # When the classifier is unsure: answer its best guess only if it is this sure and this far
 # ahead of the next distinct answer; otherwise offer the best three.
 CLEAR_CONFIDENCE = 0.3
-# The classifier's out of scope beats a named item only when it is this sure ("what dose of
-# naproxen?" is out of scope; "naproxen for bme??" is a question about naproxen).
+# The classifier's out of scope wins only when it is this sure ("gout in my toe?"), and never
+# over a named treatment or shoe: "can I take ibuprofen?" is about the NSAIDs item
+# (a dose question is out of scope before that: the article gives no doses).
 SURELY_OUT_OF_SCOPE = 0.6
+_NAMED_ITEMS = {"treatment", "shoe"}
 CLEAR_MARGIN = 0.15
 OFFERED = 3
 
@@ -182,7 +193,9 @@ def _by_entities(entities: Sequence[Entity], kb: Knowledge, prefer: Topic | None
     return []
 
 
-def _answer_for_intent(intent: str, entities: Sequence[Entity], kb: Knowledge) -> list[Pick]:
+def _answer_for_intent(
+    intent: str, entities: Sequence[Entity], kb: Knowledge, location: str | None = None
+) -> list[Pick]:
     if intent == "ask_definition":
         # "what is AVN?", "what is core decompression?": the item, not the definition of BME.
         things = [e for e in entities if e.entity in _DEFINABLE]
@@ -194,6 +207,14 @@ def _answer_for_intent(intent: str, entities: Sequence[Entity], kb: Knowledge) -
     topic = BY_INTENT.get(intent)
     if topic is None:
         return []
+    if topic.name == "shoes" and not any(e.entity in topic.entities for e in entities):
+        # "should I wear a brace?", "are insoles worth it?": braces and orthotics are
+        # treatments in the article, not rows of its shoe table.
+        worn = _picks_for(BY_NAME["treatment"], [e for e in entities if e.entity == "treatment"], kb)
+        if worn:
+            return worn
+        if location:  # "which shoes then?" after "BME in my foot": the place said before
+            entities = [*entities, Entity("location", location)]
     long_bone = next((e.value for e in entities if e.entity == "location" and e.value in LONG_BONES), None)
     if topic.name == "shoes" and long_bone and len(entities) == 1:
         return [Pick("shoes", long_bone)]
@@ -205,6 +226,8 @@ def _excluding(part: Part) -> Part:
     is about the rest of the list: first-line care set aside leaves the advanced options."""
     if not _EXCLUDING.search(part.text):
         return part
+    if _FIRST_LINE.search(part.text):  # however unsure the classifier was
+        return replace(part, intent="ask_advanced_treatment", confidence=max(part.confidence, CLEAR_CONFIDENCE))
     topic = BY_INTENT.get(part.intent or "")
     if topic is None or not any(e.entity in topic.entities for e in part.entities):
         return part
@@ -213,8 +236,11 @@ def _excluding(part: Part) -> Part:
     return replace(part, intent=intent, entities=kept)
 
 
-def decide(part: Part, previous_topic: str | None, kb: Knowledge | None = None) -> Decision:
-    """The answers for one question, given the topic the previous answer was about."""
+def decide(
+    part: Part, previous_topic: str | None, kb: Knowledge | None = None, location: str | None = None
+) -> Decision:
+    """The answers for one question, given the topic the previous answer was about and the
+    place of the user's BME if the conversation said it (`location`)."""
     kb = kb or knowledge()
     if _DOSE.search(part.text):
         return Decision(responses=(OUT_OF_SCOPE,))  # never a dose: the article gives none
@@ -224,14 +250,15 @@ def decide(part: Part, previous_topic: str | None, kb: Knowledge | None = None) 
         # "what if it's a stress fracture?", "what if it were my shoulder?": a what-if about an
         # item, not about a warning sign.
         intent = "inform"
-    answers = _answer_for_intent(intent, part.entities, kb)
+    answers = _answer_for_intent(intent, part.entities, kb, location)
     if answers:
         return Decision(tuple(answers))
     if intent == "inform":
         picks = _by_entities(part.entities, kb, prefer=BY_NAME.get(previous_topic or ""))
         return Decision(tuple(picks)) if picks else _unsure(part, kb)
-    if intent == OUT_OF_SCOPE and part.confidence >= SURELY_OUT_OF_SCOPE:
-        return Decision(responses=(OUT_OF_SCOPE,))  # "what dose of naproxen?", "gout in my toe?"
+    names_an_item = any(e.entity in _NAMED_ITEMS for e in part.entities)
+    if intent == OUT_OF_SCOPE and part.confidence >= SURELY_OUT_OF_SCOPE and not names_an_item:
+        return Decision(responses=(OUT_OF_SCOPE,))  # "gout in my toe?"
     if intent in (FALLBACK_INTENT, OUT_OF_SCOPE):
         # A named item is a question about it, however unsure the classifier was about the
         # rest: "what is the Altra Paradigm for?", "naproxen?"
@@ -245,7 +272,11 @@ def decide(part: Part, previous_topic: str | None, kb: Knowledge | None = None) 
 
 
 def decide_all(
-    parts: Sequence[Part], previous_topic: str | None, kb: Knowledge | None = None, given: Iterable[str] = ()
+    parts: Sequence[Part],
+    previous_topic: str | None,
+    kb: Knowledge | None = None,
+    given: Iterable[str] = (),
+    location: str | None = None,
 ) -> list[Decision]:
     """The answers for each question of a message, in order, none given twice (nor any of
     `given`, already answered). A question that names nothing borrows the values of the one
@@ -259,7 +290,7 @@ def decide_all(
         names_nothing = topic is not None and not any(e.entity in topic.entities for e in part.entities)
         if names_nothing and named:
             part = replace(part, entities=named)
-        decision = decide(part, previous_topic, kb)
+        decision = decide(part, previous_topic, kb, location)
         picks = tuple(pick for pick in decision.picks if pick.answer not in given)
         given |= {pick.answer for pick in picks}
         decisions.append(Decision(picks, decision.clarify, decision.responses))
@@ -269,9 +300,25 @@ def decide_all(
         decisions = [Decision(responses=(SMALL_TALK[parts[0].intent or ""],))]
     if len(decisions) > 1 and any(d.picks for d in decisions):
         # In a message of several questions, a fragment nobody could place ("worth it?",
-        # "what's that point to?") adds nothing beside the answers the rest got.
-        decisions = [d for d in decisions if d.picks or not (d.clarify or OUT_OF_SCOPE in d.responses)]
+        # "what's that point to?") adds nothing beside the answers the rest got; a whole
+        # question the article does not cover ("is the cold weather making it worse?") is
+        # still told so, or the user would think it was answered.
+        decisions = [
+            d
+            for d, part in zip(decisions, parts, strict=True)
+            if d.picks
+            or (OUT_OF_SCOPE in d.responses and _whole_question(part))
+            or not (d.clarify or OUT_OF_SCOPE in d.responses)
+        ]
     return decisions
+
+
+_WHOLE_QUESTION_WORDS = 4
+
+
+def _whole_question(part: Part) -> bool:
+    """A part that asks a question in words of its own, not a fragment of another one."""
+    return len(part.text.split()) >= _WHOLE_QUESTION_WORDS and starts_like_a_question(part.text)
 
 
 def _unsure(part: Part, kb: Knowledge) -> Decision:

@@ -14,6 +14,8 @@ import yaml
 from bot.settings import VOCABULARY
 
 DEFAULT_PATH = VOCABULARY
+# The vocabulary's section of phrases that hide the entities inside them ("physio here").
+NOT_AN_ENTITY = "not_an_entity"
 
 Vocabulary = dict[str, dict[str, list[str]]]
 

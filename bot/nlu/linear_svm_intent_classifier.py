@@ -31,7 +31,14 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.classifier import IntentClassifier
 from rasa.shared.exceptions import RasaException
-from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
+from rasa.shared.nlu.constants import (
+    ENTITIES,
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.calibration import CalibratedClassifierCV
@@ -80,6 +87,14 @@ def _read_classifier(path: Path) -> Pipeline:
         return skops.io.load(path, trusted=_SAVED_TYPES)
     except Exception as error:
         raise ClassifierFileError(f"The intent classifier's file {path} is damaged ({error}): {advice}.") from error
+
+
+def _named(message: Message, span: tuple[int, int]) -> frozenset[str]:
+    """The kinds of things (entity types) a part of the message names."""
+    start, end = span
+    return frozenset(
+        e.get("entity") for e in message.get(ENTITIES) or [] if start <= e.get("start", -1) and e.get("end", -1) <= end
+    )
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
@@ -192,8 +207,11 @@ class LinearSvmIntentClassifier(GraphComponent, IntentClassifier):
         rankings = self._rank([text[start:end] for start, end in spans])
         if any(r[0][PREDICTED_CONFIDENCE_KEY] < self._config["part_confidence"] for r in rankings):
             return
-        if len({r[0][INTENT_NAME_KEY] for r in rankings}) == 1:
-            return  # one question, perhaps about two things ("shoes for the knee, and the hip?")
+        if len({r[0][INTENT_NAME_KEY] for r in rankings}) == 1 and len({_named(message, s) for s in spans}) == 1:
+            # One question, perhaps about two things ("shoes for the knee, and the hip?"); but
+            # "what are the advanced treatments, and is PRP any good?" asks for the list and
+            # for one item of it.
+            return
         parts: list[dict[str, Any]] = [
             {"text": text[start:end], "start": start, "end": end, INTENT: r[0], INTENT_RANKING_KEY: r[:5]}
             for (start, end), r in zip(spans, rankings, strict=True)

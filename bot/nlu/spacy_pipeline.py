@@ -20,7 +20,7 @@ import spacy
 from spacy.language import Language
 from spacy.pipeline import EntityRuler
 
-from bot.domain.vocabulary import Vocabulary, load_vocabulary
+from bot.domain.vocabulary import NOT_AN_ENTITY, Vocabulary, load_vocabulary
 
 PIPELINE_NAME = "bme_en"
 
@@ -51,6 +51,9 @@ def build_pipeline(vocab: Vocabulary) -> Language:
         for value, phrases in values.items()
         for phrase in phrases
     ]
+    for pattern in patterns:  # matched, so they win over the shorter phrases inside, but no value
+        if pattern["label"] == NOT_AN_ENTITY:
+            del pattern["id"]
     ruler = cast(EntityRuler, nlp.add_pipe("entity_ruler", config={"validate": True}))
     ruler.add_patterns(patterns)
     nlp.meta["name"] = PIPELINE_NAME

@@ -601,12 +601,27 @@ class RedFlagDetector:
     def _is_report(self, doc: Doc, ent: Span, clauses: Clauses) -> bool:
         """Is the finding reported (about a person, or stated), or asked about in general?"""
         sentence = ent.sent
-        asked = self._is_asked(clauses, clauses.index(ent.start))
-        general = asked and clauses.has_general(sentence)
+        index = clauses.index(ent.start)
+        asked = self._is_asked(clauses, index)
+        general = asked and (clauses.has_general(sentence) or self._asks_what_a_sign_means(doc, ent, clauses))
         anchors = [t.lower_ for t in sentence if t.lower_ in self._anchors]
         if any(not (general and a in self._askers) for a in anchors):
             return True
         return not asked
+
+    def _asks_what_a_sign_means(self, doc: Doc, ent: Span, clauses: Clauses) -> bool:
+        """ "Does swelling mean I need to go to hospital?": a sign named in general (no "the",
+        "my" or "this" before it), and the asker only after it, in the same clause, as the
+        one who would act on the answer, and nowhere else in the message. "Does the swelling
+        mean…", "my swelling" and "…? I have one now" stay reports."""
+        index = clauses.index(ent.start)
+        clause = clauses.span(index)
+        if ent.start > clause.start and doc[ent.start - 1].lower_ in _SPECIFIC:
+            return False
+        persons = [t for t in doc if t.lower_ in self._anchors]  # "…? I have one now" is a report
+        return bool(persons) and all(
+            t.lower_ in self._askers and t.i >= ent.end and clauses.index(t.i) == index for t in persons
+        )
 
     def _is_asked(self, clauses: Clauses, index: int) -> bool:
         """Does the clause open with a question word? A subordinate clause ("because ...",
@@ -618,6 +633,9 @@ class RedFlagDetector:
                 return clauses.first_word(neighbour) in self._openers
         return clauses.first_word(index) in self._openers  # alone: "when is swelling a worry?"
 
+
+# Words that make a named sign a particular one: "the swelling", "this redness".
+_SPECIFIC = {"the", "this", "that", "these", "those", "any", "some", "a", "an"}
 
 # A number that may be a temperature, with an optional unit stuck to it: "38.5", "38,5c", "101f".
 _READING = re.compile(r"^(\d{2,3}(?:[.,]\d{1,2})?)(°?[cf]|°)?$")

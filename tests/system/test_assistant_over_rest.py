@@ -59,6 +59,20 @@ def test_a_location_button_answers_the_shoe_question(assistant):
     assert "Merrell Moab 3" in assistant.texts("walker", ankle["payload"])
 
 
+def test_shoes_asked_later_fit_the_place_the_user_said_before(assistant):
+    assistant.texts("heel", "can I walk with bone marrow edema in my heel?")
+    assert "Altra Paradigm 7" in assistant.texts("heel", "which shoes then?")
+    # a conversation that never said where asks
+    replies = assistant.send("nowhere", "which shoes then?")
+    assert "Altra Paradigm 7" not in "\n".join(r.get("text", "") for r in replies)
+    assert {"Knee", "Ankle", "Foot", "Hip"} <= {b["title"] for r in replies for b in r.get("buttons", [])}
+
+
+def test_every_question_of_a_message_is_answered_even_one_outside_the_article(assistant):
+    replies = assistant.texts("two-part", "does ice help, and is the cold weather making it worse?")
+    assert "ice" in replies.lower() and "outside what I can help with" in replies
+
+
 def test_conversations_do_not_share_context(assistant):
     assert "4–8 weeks" in assistant.texts("alice", "how long will overuse bme take to heal")
     # Bob never asked about recovery: for him the follow-up is about the cause itself.

@@ -31,6 +31,8 @@ from bot.safety.red_flags import detector
         ("I wouldn't say my ankle isn't swollen", ["swelling"]),
         ("I'm not sure I can walk on it", ["weight"]),
         ("I don't think I can stand on it any more", ["weight"]),
+        ("I can no longer walk on it", ["weight"]),
+        ("suddenly the pain is so bad I can't put the foot down at all", ["weight"]),
     ],
 )
 def test_reports_are_found(text, categories):
@@ -145,6 +147,9 @@ def test_questions_are_told_apart_clause_by_clause(text, categories):
         "Do anti-inflammatories reduce the swelling in the bone?",  # a hyphen inside a word is no break
         "Should I worry about redness over the bone in general?",  # the asker's "I" is no person with a sign
         "when is not being able to walk a reason to go to hospital?",  # "when" alone asks
+        # the asker only as the one who would act on the answer
+        "Does swelling mean I need to go to hospital?",
+        "does redness over the bone mean we should go to A&E?",
     ],
 )
 def test_general_questions_in_several_clauses_do_not_fire(text):
@@ -154,6 +159,9 @@ def test_general_questions_in_several_clauses_do_not_fire(text):
 
 def test_a_general_question_about_someones_sign_is_a_report():
     assert detector().assess("Should I worry about the redness over my shin in general?").fires
+    # a particular sign, or a person with it elsewhere in the message, makes it a report
+    assert detector().assess("Does the swelling mean I need to go to hospital?").fires
+    assert detector().assess("does fever mean I should see a doctor? I have one now").fires
 
 
 @pytest.mark.parametrize(
@@ -173,6 +181,8 @@ def test_a_general_question_about_someones_sign_is_a_report():
         "There was a lump on my shin, but not since the spring",
         "when I was a teenager I had a swollen ankle from netball",
         "I couldn't walk for a while after an operation in 2016",  # "for a while" is no clause
+        "I used to get fevers with my arthritis flare-ups but not at the moment",  # a noun "flare" goes on nothing
+        "my knee was swollen last week but not anymore",
     ],
 )
 def test_signs_that_are_over_do_not_fire(text):
@@ -192,6 +202,7 @@ def test_signs_that_are_over_do_not_fire(text):
         ("my knee was swollen last year and it's swollen again", ["swelling"]),
         ("I had a fever last month. Still have it.", ["fever"]),
         ("I had a fever last week and it hasn't gone away", ["fever"]),  # a negated resolution
+        ("my fever flared up again", ["fever"]),
         ("After my surgery last year, I can't walk on it", ["weight"]),  # present tense
         ("my ankle swelled up two years ago and has been swollen ever since", ["swelling"]),
         # recent signs, and onsets, go on unless said to be over

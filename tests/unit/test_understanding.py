@@ -98,6 +98,47 @@ def test_several_questions_get_every_answer_once_and_a_fragment_nothing():
     ]
 
 
+def test_a_whole_question_outside_the_article_is_told_so_beside_the_answers():
+    decisions = decide_all(
+        [
+            part("how long will it take", "ask_recovery_time"),
+            part("is the cold weather making it worse", "out_of_scope", 0.7),
+        ],
+        None,
+    )
+    assert [(answers(d), d.responses) for d in decisions] == [(["recovery"], ()), ([], ("out_of_scope",))]
+
+
+def test_a_named_drug_leads_to_its_item_even_when_the_classifier_says_out_of_scope():
+    assert answers(decide(part("can I take ibuprofen?", "out_of_scope", 0.62, treatment="nsaids"), None)) == [
+        "treatment.nsaids"
+    ]
+    assert answers(decide(part("can high-dose steroids cause it?", "ask_cause", cause="medication"), None)) == [
+        "causes.medication"
+    ]
+    asks_a_dose = decide(part("whats the dose of naproxen i should take", "out_of_scope", 0.8, treatment="nsaids"), None)
+    assert asks_a_dose.responses == ("out_of_scope",)
+
+
+def test_braces_and_insoles_asked_with_shoes_are_the_treatment_items():
+    assert answers(decide(part("should I wear a brace?", "ask_shoes", treatment="orthotics"), None)) == [
+        "treatment.orthotics"
+    ]
+
+
+def test_shoes_asked_after_the_user_said_where_their_bme_is_get_that_row():
+    assert answers(decide(part("which shoes then?", "ask_shoes"), None, location="calcaneus")) == ["shoes.foot"]
+    assert answers(decide(part("which shoes then?", "ask_shoes"), None)) == ["shoes"]
+    # a place named in the question itself wins over the one said before
+    named = part("shoes for the hip?", "ask_shoes", location="hip")
+    assert answers(decide(named, None, location="calcaneus")) == ["shoes.hip"]
+
+
+def test_first_line_care_that_failed_leads_to_the_advanced_options():
+    unsure = Part("what's done when the basic treatment doesn't help", "nlu_fallback", 0.5)
+    assert answers(decide(unsure, None)) == ["treatment.advanced"]
+
+
 @pytest.mark.parametrize(
     ("reply", "topic", "expected"),
     [
