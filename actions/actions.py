@@ -25,7 +25,7 @@ from rasa_sdk.types import DomainDict
 from bot.domain import feedback, privacy, replies, symptom_check
 from bot.domain.replies import Reply, reply, title_of
 from bot.domain.topics import payload_for, topic_of
-from bot.domain.understanding import asks_something_else, decide_all, parts_of, read_choice
+from bot.domain.understanding import asks_something_else, decide_all, named_by, parts_of, read_choice
 from bot.names import (
     CHOICE_FORM,
     CHOICE_SLOT,
@@ -115,7 +115,8 @@ class ActionAnswer(Action):
             parts = parts_of(tracker.latest_message)  # not an answer: every part is a question
         questions = [part for index, part in enumerate(parts) if choice is None or index != choice.part]
         location = tracker.get_slot(LOCATION_SLOT)
-        for decision in decide_all(questions, topic, given=[r.answer for r in said], location=location):
+        named = named_by(choice.pick, topic) if choice is not None and topic else ()
+        for decision in decide_all(questions, topic, given=[r.answer for r in said], location=location, named=named):
             for response in decision.responses:
                 dispatcher.utter_message(response=RESPONSES[response])
             if decision.clarify:

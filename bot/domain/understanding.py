@@ -50,7 +50,8 @@ SMALL_TALK = {
 # steroids" names a medication and asks no dose).
 _DOSE = re.compile(
     r"(?<![-\w])(dose|doses|dosage|dosing|mg|milligrams?"
-    r"|how (much|many)\b.{0,30}\b(take|tablets?|pills?|a day|daily))\b",
+    r"|how (much|many)\b(?!\s+(time|months?|weeks?|days?|years?|longer)\b)"  # "how many weeks will it take" is no dose
+    r".{0,30}\b(take|tablets?|pills?|a day|daily))\b",
     re.IGNORECASE,
 )
 
@@ -277,18 +278,22 @@ def decide_all(
     kb: Knowledge | None = None,
     given: Iterable[str] = (),
     location: str | None = None,
+    named: tuple[Entity, ...] = (),
 ) -> list[Decision]:
     """The answers for each question of a message, in order, none given twice (nor any of
     `given`, already answered). A question that names nothing borrows the values of the one
-    before: "can RA cause this, and what pattern would the MRI show?" asks about the RA pattern."""
+    before: "can RA cause this, and what pattern would the MRI show?" asks about the RA pattern;
+    the first borrows `named`, what a typed answer before it chose ("OA - and how long does
+    that take?")."""
     kb = kb or knowledge()
     decisions: list[Decision] = []
-    named: tuple[Entity, ...] = ()
     given = set(given)
     for part in parts:
         topic = BY_INTENT.get(part.intent or "")
         names_nothing = topic is not None and not any(e.entity in topic.entities for e in part.entities)
-        if names_nothing and named:
+        # "…, and should I wear a brace too?" is about the brace, not the knee before it.
+        names_an_item = any(e.entity in _NAMED_ITEMS for e in part.entities)
+        if names_nothing and named and not names_an_item:
             part = replace(part, entities=named)
         decision = decide(part, previous_topic, kb, location)
         picks = tuple(pick for pick in decision.picks if pick.answer not in given)
@@ -409,6 +414,12 @@ def answers_the_question(part: Part, topic: Topic) -> bool:
     return not asks_something_else(part, topic.intent)
 
 
+def named_by(pick: Pick, topic_name: str) -> tuple[Entity, ...]:
+    """What an item chosen from a topic's list names ("causes.osteoarthritis": the cause OA)."""
+    topic = BY_NAME[topic_name]
+    return (Entity(topic.entities[0], pick.value or pick.answer.rpartition(".")[2]),)
+
+
 @dataclass(frozen=True)
 class Choice:
     """What a typed reply chose, and which part of the message it used up (None: it was a
@@ -447,20 +458,45 @@ def _statements(part: Part) -> list[Part]:
 
 def read_choice(parts: Sequence[Part], topic_name: str, kb: Knowledge | None = None) -> Choice | None:
     """The item a typed reply chooses after the assistant asked about `topic_name`; None when
-    the reply is not an answer to that question."""
+    the reply is not an answer to that question.
+
+    The answer may be a whole part ("left knee"), or sit in front of a question of its own:
+    a statement ("overuse i think, too much running. what shoes should i get?") or a leading
+    phrase ("resting, but I'm a swimmer, can I keep swimming?"). Then the part is still
+    answered as the question it also is (`Choice.part` is None)."""
     kb = kb or knowledge()
     topic = BY_NAME[topic_name]
     items = kb.answers[topic.overview].items
     for index, part in enumerate(parts):
+        ahead = [*_statements(part), *_leading_phrase(part)] if _asks_too(part) else []
+        for piece in ahead:
+            pick = _chosen(piece, topic, items, kb)
+            if pick:
+                return Choice(pick, None)
         if answers_the_question(part, topic):
             pick = _chosen(part, topic, items, kb)
             if pick:
                 return Choice(pick, index)
-    # "overuse i think, too much running. what shoes should i get?": the answer is a statement
-    # before a question of its own.
-    for part in parts:
-        for statement in _statements(part) if len(sentence_spans(part.text)) > 1 else []:
-            pick = _chosen(statement, topic, items, kb)
-            if pick:
-                return Choice(pick, None)
     return None
+
+
+def _asks_too(part: Part) -> bool:
+    """A part with a question in it after something else: "overuse. what shoes?"."""
+    spans = sentence_spans(part.text)
+    if len(spans) > 1:
+        return any(part.text[a:b].rstrip().endswith("?") or _QUESTION_START.match(part.text[a:b]) for a, b in spans)
+    return part.text.rstrip().endswith("?") and _LEADING_PHRASE.match(part.text) is not None
+
+
+# A short phrase, then a comma, a dash or a colon: "resting, but…", "hip - can I…".
+_LEADING_PHRASE = re.compile(r"^\s*(?P<lead>[^,;:.?!\-–—]{1,40}?)\s*(?:[,;:]|\s[-–—]+\s)")
+_LEADING_WORDS = 4
+
+
+def _leading_phrase(part: Part) -> list[Part]:
+    match = _LEADING_PHRASE.match(part.text)
+    if not match or len(match.group("lead").split()) > _LEADING_WORDS or _QUESTION_START.match(match.group("lead")):
+        return []
+    start, end = part.start + match.start("lead"), part.start + match.end("lead")
+    entities = tuple(e for e in part.entities if start <= e.start and e.end <= end)
+    return [replace(part, text=match.group("lead"), intent="inform", entities=entities, ranking=(), start=start)]

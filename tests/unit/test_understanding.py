@@ -7,7 +7,7 @@ import pytest
 
 from bot.domain.message_parts import candidate_parts
 from bot.domain.topics import Pick, payload_for
-from bot.domain.understanding import Entity, Part, decide, decide_all, read_choice
+from bot.domain.understanding import Entity, Part, decide, decide_all, named_by, read_choice
 
 
 def part(text: str, intent: str | None, confidence: float = 0.9, **entities: str) -> Part:
@@ -116,8 +116,8 @@ def test_a_named_drug_leads_to_its_item_even_when_the_classifier_says_out_of_sco
     assert answers(decide(part("can high-dose steroids cause it?", "ask_cause", cause="medication"), None)) == [
         "causes.medication"
     ]
-    asks_a_dose = decide(part("whats the dose of naproxen i should take", "out_of_scope", 0.8, treatment="nsaids"), None)
-    assert asks_a_dose.responses == ("out_of_scope",)
+    dose = part("whats the dose of naproxen i should take", "out_of_scope", 0.8, treatment="nsaids")
+    assert decide(dose, None).responses == ("out_of_scope",)
 
 
 def test_braces_and_insoles_asked_with_shoes_are_the_treatment_items():
@@ -165,6 +165,28 @@ def test_a_statement_before_a_question_can_be_the_answer():
     whole = Part(text, "ask_shoes", 0.8, (Entity("cause", "overuse", 0, 7),))
     choice = read_choice([whole], "recovery")
     assert choice is not None and choice.pick.answer == "recovery.overuse" and choice.part is None
+
+
+def test_a_short_answer_in_front_of_a_question_is_read_and_the_question_still_answered():
+    text = "resting, but I'm a swimmer, can I keep swimming?"
+    whole = Part(text, "myth_total_rest", 0.88, (Entity("treatment", "relative_rest", 0, 7),))
+    choice = read_choice([whole], "treatment")
+    assert choice is not None and choice.pick.answer == "treatment.relative_rest" and choice.part is None
+
+
+def test_a_question_after_a_typed_answer_is_about_the_item_chosen():
+    chosen = read_choice([part("Osteoarthritis", "inform", cause="osteoarthritis")], "causes")
+    assert chosen is not None
+    decisions = decide_all(
+        [part("and what does recovery look like for that one?", "ask_recovery_time")],
+        "causes",
+        named=named_by(chosen.pick, "causes"),
+    )
+    assert [answers(d) for d in decisions] == [["recovery.osteoarthritis"]]
+
+
+def test_how_many_weeks_it_takes_is_no_dose_question():
+    assert answers(decide(part("how many months will this take", "ask_recovery_time"), None)) == ["recovery"]
 
 
 @pytest.mark.parametrize(
