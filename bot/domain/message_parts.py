@@ -67,6 +67,13 @@ def starts_like_a_question(text: str) -> bool:
     return bool(_STARTS_LIKE_A_QUESTION.match(text))
 
 
+def is_a_question(text: str) -> bool:
+    """Ends with "?", or opens like a question and does not end as a statement does ("does
+    ballet, she's got BME in her foot." is no question)."""
+    text = text.strip()
+    return text.endswith("?") or (starts_like_a_question(text) and not text.endswith("."))
+
+
 def _stands_alone(piece: str) -> bool:
     """A question ("…?", "how…", "can I…") or a short phrase, not a statement."""
     piece = piece.strip()
@@ -78,9 +85,10 @@ def _join_statements(spans: list[tuple[int, int]], text: str) -> list[tuple[int,
     joined: list[tuple[int, int]] = []
     pending_start: int | None = None
     for start, end in spans:
+        alone = _stands_alone(text[start:end])  # the piece itself, before a statement joins it
         if pending_start is not None:
             start, pending_start = pending_start, None
-        if _stands_alone(text[start:end]):
+        if alone:
             joined.append((start, end))
         else:
             pending_start = start

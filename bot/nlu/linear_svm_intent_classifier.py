@@ -46,7 +46,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.svm import LinearSVC
 
-from bot.domain.message_parts import candidate_parts
+from bot.domain.message_parts import candidate_parts, is_a_question
 from bot.names import PARTS_KEY, WHOLE_KEY
 
 logger = logging.getLogger(__name__)
@@ -196,6 +196,31 @@ class LinearSvmIntentClassifier(GraphComponent, IntentClassifier):
             )
         return rankings
 
+    def _context_joined(
+        self, text: str, spans: list[tuple[int, int]], rankings: list[list[dict[str, Any]]]
+    ) -> tuple[list[tuple[int, int]], list[list[dict[str, Any]]]]:
+        """Joins a statement the classifier cannot place ("I'm a physio.", "my daughter does
+        ballet.") to the question after it (or, last, before it): context for that question,
+        not a question of its own, so it does not stop the split."""
+        while len(spans) > 1:
+            unsure = next(
+                (
+                    i
+                    for i, ((start, end), r) in enumerate(zip(spans, rankings, strict=True))
+                    if r[0][PREDICTED_CONFIDENCE_KEY] < self._config["part_confidence"]
+                    and not is_a_question(text[start:end])
+                ),
+                None,
+            )
+            if unsure is None:
+                break
+            other = unsure + 1 if unsure + 1 < len(spans) else unsure - 1
+            first, last = min(unsure, other), max(unsure, other)
+            joined = (spans[first][0], spans[last][1])
+            spans = [*spans[:first], joined, *spans[last + 1 :]]
+            rankings = [*rankings[:first], self._rank([text[joined[0] : joined[1]]])[0], *rankings[last + 1 :]]
+        return spans, rankings
+
     def _split(self, message: Message) -> None:
         """Marks a message that asks several questions: `parts` in the parse data, and the
         message's intent is its first question's. Each part must classify confidently on its
@@ -205,7 +230,8 @@ class LinearSvmIntentClassifier(GraphComponent, IntentClassifier):
         if len(spans) < 2:
             return
         rankings = self._rank([text[start:end] for start, end in spans])
-        if any(r[0][PREDICTED_CONFIDENCE_KEY] < self._config["part_confidence"] for r in rankings):
+        spans, rankings = self._context_joined(text, spans, rankings)
+        if len(spans) < 2 or any(r[0][PREDICTED_CONFIDENCE_KEY] < self._config["part_confidence"] for r in rankings):
             return
         if len({r[0][INTENT_NAME_KEY] for r in rankings}) == 1 and len({_named(message, s) for s in spans}) == 1:
             # One question, perhaps about two things ("shoes for the knee, and the hip?"); but

@@ -161,6 +161,7 @@ class RedFlagDetector:
         self._time_clauses = set(past["time_clauses"])
         self._resolution_window = int(past["resolution_window"])
         self._pronoun_subjects = set(past["pronoun_subjects"]) | self._fillers
+        self._recurrence = set(config["recurrence"])
         self._resolution_negations = set(past["negations"])
         hypothetical = config["hypothetical"]
         self._clause_initial = set(hypothetical["clause_initial"])
@@ -349,6 +350,9 @@ class RedFlagDetector:
                 negated = not (denial_undone or self._is_hedged(ent, cues))
             else:
                 negated = self._is_negated(doc, ent, previous, previous_negated, cues)
+                if negated and self._comes_back(ent, clauses, timing["ongoing"]):
+                    # "went down but it came back": only a cue after the sign may be undone
+                    negated = self._is_negated(doc, ent, previous, previous_negated, cues, following=False)
                 negated = negated or self._normal_reading(doc, ent)
             when = CURRENT
             if self._is_hypothetical(doc, ent, ents, clauses, timing["present"], imagined):
@@ -358,6 +362,17 @@ class RedFlagDetector:
             findings.append(Finding(ent.label_, ent.text, negated, self._is_report(doc, ent, clauses), when))
             previous = ent
         return Assessment(tuple(findings))
+
+    def _comes_back(self, ent: Span, clauses: Clauses, ongoing: list[Span]) -> bool:
+        """A recurrence marker later in the finding's sentence, about the sign ("but it came
+        back", "but came back again"), not about something else ("and I'm walking again")."""
+        return any(
+            cue.text.lower() in self._recurrence
+            and cue.start >= ent.end
+            and cue.sent.start == ent.sent.start
+            and self._has_pronoun_subject(cue, clauses)
+            for cue in ongoing
+        )
 
     def _negation_cues(self, doc: Doc) -> dict[str, list[Span]]:
         # Longest cues win, so "isn't" counts once, not as "isn't" plus "n't" (a double negation).
@@ -478,8 +493,14 @@ class RedFlagDetector:
         clause = clauses.span(index)
         if any(_within(c, clause) for kind in ("present", "present_tense") for c in cues[kind]):
             return False
-        if any(self._reaches(c, ent, clauses) for c in cues["ongoing"]):
-            return False
+        resolutions = [c for c in cues["resolved"] if self._resolves(c, ent, ents, clauses)]
+        for cue in cues["ongoing"]:
+            # "a temperature a fortnight ago, that's gone now, but my ankle still aches": after
+            # the sign is said to be over, "still" about something else does not bring it back
+            # ("…, it went away but it still comes back" does).
+            after_its_end = any(cue.start >= r.end for r in resolutions)
+            if self._reaches(cue, ent, clauses) and not (after_its_end and not self._has_pronoun_subject(cue, clauses)):
+                return False
         onset = any(_within(c, clause) for c in cues["onset"])  # "the fever started two weeks ago"
         for cue in [] if onset else cues["past_time"]:
             where = clauses.index(cue.start)
