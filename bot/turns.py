@@ -43,6 +43,7 @@ RESPONSE_ANSWERS = {
     "utter_ask_rf_fever": "symptom_check.fever",
     "utter_ask_rf_swelling": "symptom_check.swelling",
     "utter_ask_rf_redness": "symptom_check.redness",
+    "utter_ask_erasure_answer": "privacy.confirm",
     "utter_ask_rephrase": CLARIFY,
     "utter_default": CLARIFY,
 }

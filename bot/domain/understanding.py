@@ -62,7 +62,8 @@ _EXCLUDING = re.compile(
     r"\b(beyond|besides|other than|apart from|aside from|except|instead of|rather than|not working|"
     r"isn'?t working|aren'?t working|doesn'?t work|don'?t work|didn'?t work|did not work|does not work|"
     r"not helping|doesn'?t help|didn'?t help|failed|fails|not enough|(?:is|are)n'?t getting better|not getting better|"
-    r"(?:is|are)n'?t improving|not improving|(?:has|have)n'?t (?:helped|improved|worked)|what else)\b",
+    r"(?:is|are)n'?t improving|not improving|(?:has|have)n'?t (?:helped|improved|worked)|what else|"
+    r"(?:does|do|did|wo)n'?t get better|(?:does|do|did|will) not get better)\b",
     re.IGNORECASE,
 )
 # First-line care named as a whole: "the basic treatment doesn't help" leaves the advanced options.
@@ -80,6 +81,8 @@ CLEAR_CONFIDENCE = 0.3
 # (a dose question is out of scope before that: the article gives no doses).
 SURELY_OUT_OF_SCOPE = 0.6
 _NAMED_ITEMS = {"treatment", "shoe"}
+# A physio is also a person one looks for ("can you recommend a good physio in Leeds?").
+_NOT_OVER_OUT_OF_SCOPE = {("treatment", "physical_therapy")}
 CLEAR_MARGIN = 0.15
 OFFERED = 3
 
@@ -208,14 +211,14 @@ def _answer_for_intent(
     topic = BY_INTENT.get(intent)
     if topic is None:
         return []
-    if topic.name == "shoes" and not any(e.entity in topic.entities for e in entities):
-        # "should I wear a brace?", "are insoles worth it?": braces and orthotics are
-        # treatments in the article, not rows of its shoe table.
-        worn = _picks_for(BY_NAME["treatment"], [e for e in entities if e.entity == "treatment"], kb)
-        if worn:
-            return worn
-        if location:  # "which shoes then?" after "BME in my foot": the place said before
-            entities = [*entities, Entity("location", location)]
+    if "treatment" not in topic.entities and not _picks_for(topic, entities, kb):
+        # "should I wear a brace?", "how long should I ice for?": a named treatment is what
+        # the question is about, whatever list it was asked from.
+        named = _picks_for(BY_NAME["treatment"], [e for e in entities if e.entity == "treatment"], kb)
+        if named:
+            return named
+    if topic.name == "shoes" and location and not any(e.entity in topic.entities for e in entities):
+        entities = [*entities, Entity("location", location)]  # "which shoes then?" after "BME in my foot"
     long_bone = next((e.value for e in entities if e.entity == "location" and e.value in LONG_BONES), None)
     if topic.name == "shoes" and long_bone and len(entities) == 1:
         return [Pick("shoes", long_bone)]
@@ -257,7 +260,9 @@ def decide(
     if intent == "inform":
         picks = _by_entities(part.entities, kb, prefer=BY_NAME.get(previous_topic or ""))
         return Decision(tuple(picks)) if picks else _unsure(part, kb)
-    names_an_item = any(e.entity in _NAMED_ITEMS for e in part.entities)
+    names_an_item = any(
+        e.entity in _NAMED_ITEMS and (e.entity, e.value) not in _NOT_OVER_OUT_OF_SCOPE for e in part.entities
+    )
     if intent == OUT_OF_SCOPE and part.confidence >= SURELY_OUT_OF_SCOPE and not names_an_item:
         return Decision(responses=(OUT_OF_SCOPE,))  # "gout in my toe?"
     if intent in (FALLBACK_INTENT, OUT_OF_SCOPE):
@@ -293,8 +298,9 @@ def decide_all(
         names_nothing = topic is not None and not any(e.entity in topic.entities for e in part.entities)
         # "…, and should I wear a brace too?" is about the brace, not the knee before it.
         names_an_item = any(e.entity in _NAMED_ITEMS for e in part.entities)
-        if names_nothing and named and not names_an_item:
-            part = replace(part, entities=named)
+        borrowed = tuple(e for e in named if topic is not None and e.entity in topic.entities)
+        if names_nothing and borrowed and not names_an_item:
+            part = replace(part, entities=borrowed)
         decision = decide(part, previous_topic, kb, location)
         picks = tuple(pick for pick in decision.picks if pick.answer not in given)
         given |= {pick.answer for pick in picks}
@@ -400,6 +406,22 @@ def _by_title(text: str, items: Sequence[str], kb: Knowledge) -> str | None:
     return best if best_ratio >= 0.8 else None
 
 
+_GENERIC_WORDS = {"one", "ones", "that", "this", "thing", "those", "them", "about", "what", "which", "please", "think"}
+_WORD_STEM = 5  # letters two words must share from the start ("injection" and "injections")
+
+
+def _by_title_word(text: str, items: Sequence[str], kb: Knowledge) -> str | None:
+    """The one item whose title has a word of the reply ("the injection one": "BMAC or PRP
+    injections"); None when no item or several do."""
+    words = {w for w in re.findall(r"[a-z]+", text.lower()) if len(w) >= _WORD_STEM and w not in _GENERIC_WORDS}
+    matches = set()
+    for item in items:
+        title_words = re.findall(r"[a-z]+", title_of(item, kb).lower())
+        if any(w[:_WORD_STEM] == t[:_WORD_STEM] and len(t) >= _WORD_STEM for w in words for t in title_words):
+            matches.add(item)
+    return matches.pop() if len(matches) == 1 else None
+
+
 def asks_something_else(part: Part, expected_intent: str | None = None) -> bool:
     """True for a question classified surely as something other than an answer ("how long does
     it take to heal?" after "Where is your BME?"); a short or answer-like part is an answer."""
@@ -439,7 +461,7 @@ def _chosen(part: Part, topic: Topic, items: Sequence[str], kb: Knowledge) -> Pi
     position = _ordinal(part.text, len(items))
     if position is not None:
         return Pick(items[position])
-    titled = _by_title(part.text, items, kb)
+    titled = _by_title(part.text, items, kb) or _by_title_word(part.text, items, kb)
     return Pick(titled) if titled else None
 
 

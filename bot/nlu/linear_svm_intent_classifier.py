@@ -60,8 +60,10 @@ _SAVED_TYPES = [
 ]
 _FILE_NAME = "classifier.skops"
 
-# A greeting or thanks beside a question does not lead: "hi! what causes BME?" is ask_cause.
-_SMALL_TALK = {"greet", "thank", "goodbye", "affirm", "deny"}
+# A greeting, thanks or "are you a bot?" beside a question does not lead: "hi! what causes
+# BME?" is ask_cause, and "are you a bot? what is BME?" goes to the action that answers every
+# part in order (a rule would answer only the bot question).
+_NOT_A_LEAD = {"greet", "thank", "goodbye", "affirm", "deny", "bot_challenge", "help"}
 
 
 class ClassifierFileError(RasaException):
@@ -244,7 +246,7 @@ class LinearSvmIntentClassifier(GraphComponent, IntentClassifier):
         ]
         whole = {INTENT: message.get(INTENT), INTENT_RANKING_KEY: (message.get(INTENT_RANKING_KEY) or [])[:5]}
         message.set(WHOLE_KEY, whole, add_to_output=True)
-        lead = next((p for p in parts if p[INTENT][INTENT_NAME_KEY] not in _SMALL_TALK), parts[0])
+        lead = next((p for p in parts if p[INTENT][INTENT_NAME_KEY] not in _NOT_A_LEAD), parts[0])
         message.set(INTENT, lead[INTENT], add_to_output=True)
         message.set(INTENT_RANKING_KEY, lead[INTENT_RANKING_KEY], add_to_output=True)
         message.set(PARTS_KEY, parts, add_to_output=True)

@@ -69,6 +69,7 @@ from spacy.tokenizer import Tokenizer
 from spacy.tokens import Doc, Span, Token
 from spacy.util import filter_spans
 
+from bot.domain.spelling import collapse, english, one_edit
 from bot.nlu.spacy_pipeline import lemmatizing_english
 from bot.settings import RED_FLAG_PATTERNS
 
@@ -235,6 +236,7 @@ class RedFlagDetector:
     def _init_spelling(self, config: dict) -> None:
         lookup = self._lemmatizer.lookups.get_table("lemma_lookup")
         self._known_words = set(lookup.keys()) | set(lookup.values())
+        self._is_english = english(self._known_words)
         spelling = config["spelling"]
         self._min_fuzzy_length = int(spelling["min_length"])
         phrases: list[str] = list(config["not_findings"])
@@ -245,7 +247,7 @@ class RedFlagDetector:
         self._sign_words = {w: self._lemmas(w)[0]["LEMMA"] for w in words - set(spelling["ignore"])}
         self._collapsed_sign_words: dict[str, str] = {}
         for word in sorted(self._sign_words):
-            self._collapsed_sign_words.setdefault(_collapse(word), word)
+            self._collapsed_sign_words.setdefault(collapse(word), word)
 
     def _respell(self, doc: Doc) -> None:
         """Gives a misspelt sign word the lemma of the word it stands for, so the patterns find it."""
@@ -257,24 +259,13 @@ class RedFlagDetector:
             if lemma is not None:
                 token.lemma_ = lemma
 
-    def _is_english(self, word: str) -> bool:
-        """A word form in spaCy's lookup table, or a regular inflection of one ("talking", "waking")."""
-        if word in self._known_words:
-            return True
-        for suffix in ("ing", "ed", "es", "s", "er", "est", "ly"):
-            stem = word[: -len(suffix)]
-            stems = {stem, stem + "e"} | ({stem[:-1]} if stem[-2:-1] == stem[-1:] else set())  # "running"
-            if word.endswith(suffix) and len(stem) >= 3 and stems & self._known_words:
-                return True
-        return False
-
     def _respelt_lemma(self, word: str) -> str | None:
-        collapsed = self._collapsed_sign_words.get(_collapse(word))
+        collapsed = self._collapsed_sign_words.get(collapse(word))
         if collapsed is not None:
             return self._sign_words[collapsed]
         if len(word) < self._min_fuzzy_length:
             return None
-        close = [w for w in self._sign_words if len(w) >= self._min_fuzzy_length and _one_edit(word, w)]
+        close = [w for w in self._sign_words if len(w) >= self._min_fuzzy_length and one_edit(word, w)]
         if len({self._sign_words[w] for w in close}) > 1:
             # "swellng" is one edit from "swelling" and from the listed misspelling "sweling":
             # the English word wins
@@ -660,26 +651,6 @@ _SPECIFIC = {"the", "this", "that", "these", "those", "any", "some", "a", "an"}
 
 # A number that may be a temperature, with an optional unit stuck to it: "38.5", "38,5c", "101f".
 _READING = re.compile(r"^(\d{2,3}(?:[.,]\d{1,2})?)(°?[cf]|°)?$")
-
-
-def _collapse(word: str) -> str:
-    """The word with runs of a letter cut to one: "reddd" and "red" are both "red"."""
-    return re.sub(r"(.)\1+", r"\1", word)
-
-
-def _one_edit(a: str, b: str) -> bool:
-    """True when one letter added, dropped or changed, or two neighbours swapped, turn a into b."""
-    if a == b or abs(len(a) - len(b)) > 1:
-        return False
-    if len(a) == len(b):
-        diff = [i for i in range(len(a)) if a[i] != b[i]]
-        if len(diff) == 1:
-            return True
-        i, j = diff if len(diff) == 2 else (0, 0)
-        return j == i + 1 and a[i] == b[j] and a[j] == b[i]
-    short, long_ = (a, b) if len(a) < len(b) else (b, a)
-    i = next((i for i in range(len(short)) if short[i] != long_[i]), len(short))
-    return short[i:] == long_[i + 1 :]
 
 
 def _joins_words(doc: Doc, token: Token) -> bool:

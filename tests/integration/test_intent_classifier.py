@@ -96,3 +96,39 @@ def test_a_damaged_classifier_file_stops_loading_with_a_clear_message(tmp_path):
         (directory / "classifier.skops").write_bytes(b"PK\x03\x04 not really a zip file")
     with pytest.raises(ClassifierFileError, match=r"is damaged.*make train"):
         LinearSvmIntentClassifier.load({}, storage, resource, CONTEXT)
+
+
+@pytest.mark.parametrize(
+    ("text", "lead", "parts"),
+    [
+        # a question about the assistant beside a BME question: the BME question leads, so the
+        # action answers both (a rule would say only the bot's answer)
+        ("what can you do? what is bme?", "ask_definition", ["help", "ask_definition"]),
+        # a statement is context for the question after it, and does not stop the split
+        (
+            "I run ultras and got BME last week. What should I avoid, and how do I stop it happening again?",
+            "faq_what_to_avoid",
+            ["faq_what_to_avoid", "ask_prevention"],
+        ),
+        # a list and one of its items
+        (
+            "what are the advanced treatments and are biologic injections any good?",
+            "ask_advanced_treatment",
+            ["ask_advanced_treatment", "ask_advanced_treatment"],
+        ),
+    ],
+)
+def test_a_message_with_several_questions_is_split_into_them(trained, text, lead, parts):
+    message = trained[0].process([Message({TEXT: text, "entities": _entities(text)})])[0]
+    assert message.get(INTENT)["name"] == lead
+    assert [p[INTENT]["name"] for p in message.get("parts") or []] == parts
+
+
+def _entities(text: str) -> list[dict]:
+    """The entities the pipeline's extractor finds before the classifier (for the split)."""
+    from bot.domain.vocabulary import load_vocabulary
+    from bot.nlu.spacy_pipeline import build_pipeline
+
+    doc = build_pipeline(load_vocabulary())(text.lower())
+    named = [e for e in doc.ents if e.ent_id_]
+    return [{"entity": e.label_, "value": e.ent_id_, "start": e.start_char, "end": e.end_char} for e in named]

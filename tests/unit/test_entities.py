@@ -30,6 +30,9 @@ def entities(nlp, text: str) -> set:
         ("will a steroid jab sort it out", {("treatment", "corticosteroid_injection")}),
         ("the tablets for osteoporosis", {("cause", "medication")}),
         ("the surgery one", {("treatment", "core_decompression")}),
+        ("my physio said I should look at footwear", set()),
+        ("the magnet one", {("modality", "mri")}),
+        ("the jelly one they do on the skin", {("modality", "ultrasound")}),
         # running is a cause when it causes, not when the question is about running again
         ("can running cause it", {("cause", "overuse")}),
         ("how long until I can run again", set()),
@@ -80,3 +83,27 @@ def test_every_value_the_vocabulary_names_has_its_answer(entity, prefix):
     answers = set(knowledge().answer_ids())
     for value in vocabulary[entity]:
         assert f"{prefix}.{value}" in answers, f"{entity} {value} has no answer {prefix}.{value}"
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("ankel", ("location", "ankle")),
+        ("ibuprofin", ("treatment", "nsaids")),
+        ("zolendronate", ("treatment", "bisphosphonates")),
+        ("scintigrapy", ("modality", "bone_scan")),
+        # English words and short words are never respelt
+        ("angle", None),
+        ("stand", None),
+        ("hips", None),
+    ],
+)
+def test_a_name_misspelt_by_one_letter_is_read_as_that_name(word, expected):
+    from bot.domain.spelling import Respeller, english
+    from bot.nlu.spacy_pipeline import lemmatizing_english
+    from bot.nlu.vocabulary_entity_extractor import vocabulary_names
+
+    names = vocabulary_names()
+    lookup = lemmatizing_english().get_pipe("lemmatizer").lookups.get_table("lemma_lookup")
+    respelt = Respeller(names, english(set(lookup.keys()) | set(lookup.values()))).respell(word)
+    assert (names[respelt] if respelt else None) == expected

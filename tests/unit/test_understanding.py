@@ -148,6 +148,7 @@ def test_first_line_care_that_failed_leads_to_the_advanced_options():
         (part("the last", "inform"), "diagnosis", "imaging.ultrasound"),
         (part("inflamatory arthritis", "nlu_fallback", 0.5), "recovery", "recovery.inflammatory_arthritis"),
         (part("the bisphosphonate one", "inform", treatment="bisphosphonates"), "causes", "causes.medication"),
+        (part("the injection one", "inform"), "advanced_treatment", "treatment.biologics"),  # a word of one title
     ],
 )
 def test_a_typed_answer_to_the_assistants_question_is_read(reply, topic, expected):
