@@ -14,8 +14,9 @@ _QUESTION_CUE = (
     r"(?:how|what|which|when|where|why|who|whats|what's|can|could|do|does|did|is|are|will|would|should|"
     r"may|might|any|r|wat|wot)\b"
 )
-# A sentence ends at ? or !, or at a full stop followed by a space.
-_SENTENCE_END = re.compile(r"[?!]+|\.(?=\s)")
+# A sentence ends at ? or !, at a full stop followed by a space, or at an ellipsis ("knee
+# BME...can I take ibuprofen?").
+_SENTENCE_END = re.compile(r"[?!]+|\.{2,}|…|\.(?=\s)")
 # Inside a sentence: a joint ("and", "also", "plus", a comma, a semicolon or a dash) followed by
 # a clause that starts like a question.
 _JOINT = re.compile(

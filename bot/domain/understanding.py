@@ -49,7 +49,7 @@ SMALL_TALK = {
 # A question about a dose or an amount to take, which the article never gives ("high-dose
 # steroids" names a medication and asks no dose).
 _DOSE = re.compile(
-    r"(?<![-\w])(dose|doses|dosage|dosing|mg|milligrams?"
+    r"(?<![-\w])(?<!high )(?<!low )(dose|doses|dosage|dosing|mg|milligrams?"
     r"|how (much|many)\b(?!\s+(time|months?|weeks?|days?|years?|longer)\b)"  # "how many weeks will it take" is no dose
     r".{0,30}\b(take|tablets?|pills?|a day|daily))\b",
     re.IGNORECASE,
@@ -63,7 +63,7 @@ _EXCLUDING = re.compile(
     r"isn'?t working|aren'?t working|doesn'?t work|don'?t work|didn'?t work|did not work|does not work|"
     r"not helping|doesn'?t help|didn'?t help|failed|fails|not enough|(?:is|are)n'?t getting better|not getting better|"
     r"(?:is|are)n'?t improving|not improving|(?:has|have)n'?t (?:helped|improved|worked)|what else|"
-    r"(?:does|do|did|wo)n'?t get better|(?:does|do|did|will) not get better)\b",
+    r"(?:does|do|did|wo)n'?t get better|(?:does|do|did|will) not get better|still there|still showing)\b",
     re.IGNORECASE,
 )
 # First-line care named as a whole: "the basic treatment doesn't help" leaves the advanced options.
@@ -154,6 +154,7 @@ def parts_of(message: dict[str, Any], *, join_lead_in: bool = True) -> list[Part
 
 _ANAPHOR = re.compile(r"\b(it|its|that|this|they|them|those|these)\b", re.IGNORECASE)
 _LEAD_IN_WORDS = 6
+_BARE_LEAD_IN_WORDS = 2
 _ELLIPTICAL_WORDS = 5
 
 
@@ -162,7 +163,7 @@ def _is_lead_in(message: dict[str, Any], raw_parts: list[dict[str, Any]]) -> boo
     or leaves it out ("how long to settle?")."""
     first, second = raw_parts
     lead, question = first.get("text") or "", second.get("text") or ""
-    if lead.rstrip().endswith("?") or _QUESTION_START.match(lead) or len(lead.split()) > _LEAD_IN_WORDS:
+    if lead.rstrip().endswith("?") or starts_like_a_question(lead) or len(lead.split()) > _LEAD_IN_WORDS:
         return False
 
     def names(part: dict[str, Any]) -> bool:
@@ -170,7 +171,8 @@ def _is_lead_in(message: dict[str, Any], raw_parts: list[dict[str, Any]]) -> boo
         return any(start <= e.get("start", -1) and e.get("end", -1) <= end for e in message.get("entities") or [])
 
     refers_back = bool(_ANAPHOR.search(question)) or len(question.split()) <= _ELLIPTICAL_WORDS
-    return names(first) and not names(second) and refers_back
+    # "scintigraphy - worth it?" names a thing; "treating bme - what actually works?" is as short
+    return (names(first) or len(lead.split()) <= _BARE_LEAD_IN_WORDS) and not names(second) and refers_back
 
 
 def _picks_for(topic: Topic, entities: Iterable[Entity], kb: Knowledge) -> list[Pick]:
@@ -222,7 +224,12 @@ def _answer_for_intent(
     long_bone = next((e.value for e in entities if e.entity == "location" and e.value in LONG_BONES), None)
     if topic.name == "shoes" and long_bone and len(entities) == 1:
         return [Pick("shoes", long_bone)]
-    return _picks_for(topic, entities, kb) or [Pick(topic.overview)]
+    picks = _picks_for(topic, entities, kb)
+    if topic.name == "advanced_treatment":
+        # "I've rested for 3 months, what are the next-level treatments?": first-line care
+        # named in a question about the advanced options is what has been tried
+        picks = [p for p in picks if p.answer in kb.answers[topic.overview].items]
+    return picks or [Pick(topic.overview)]
 
 
 def _excluding(part: Part) -> Part:
@@ -259,6 +266,7 @@ def decide(
         return Decision(tuple(answers))
     if intent == "inform":
         picks = _by_entities(part.entities, kb, prefer=BY_NAME.get(previous_topic or ""))
+        picks = picks or _by_previous_titles(part, previous_topic, kb)
         return Decision(tuple(picks)) if picks else _unsure(part, kb)
     names_an_item = any(
         e.entity in _NAMED_ITEMS and (e.entity, e.value) not in _NOT_OVER_OUT_OF_SCOPE for e in part.entities
@@ -269,12 +277,23 @@ def decide(
         # A named item is a question about it, however unsure the classifier was about the
         # rest: "what is the Altra Paradigm for?", "naproxen?"
         picks = _by_entities(part.entities, kb, prefer=BY_NAME.get(previous_topic or ""))
+        picks = picks or ([] if intent == OUT_OF_SCOPE else _by_previous_titles(part, previous_topic, kb))
         if picks:
             return Decision(tuple(picks))
         return Decision(responses=(OUT_OF_SCOPE,)) if intent == OUT_OF_SCOPE else _unsure(part, kb)
     if intent in CONVERSATION:
         return Decision(responses=(CONVERSATION[intent],))
     return Decision()  # greet, thanks… inside a longer message: nothing to add
+
+
+def _by_previous_titles(part: Part, previous_topic: str | None, kb: Knowledge) -> list[Pick]:
+    """ "and the injections?" after the advanced treatments: a word of one item's title in the
+    list the conversation is on."""
+    topic = BY_NAME.get(previous_topic or "")
+    if topic is None:
+        return []
+    titled = _by_title_word(part.text, kb.answers[topic.overview].items, kb)
+    return [Pick(titled)] if titled else []
 
 
 def decide_all(

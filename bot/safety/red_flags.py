@@ -350,7 +350,8 @@ class RedFlagDetector:
                 when = HYPOTHETICAL
             elif self._is_past(ent, ents, clauses, timing):
                 when = PAST
-            findings.append(Finding(ent.label_, ent.text, negated, self._is_report(doc, ent, clauses), when))
+            reported = self._is_report(doc, ent, clauses, timing["present"])
+            findings.append(Finding(ent.label_, ent.text, negated, reported, when))
             previous = ent
         return Assessment(tuple(findings))
 
@@ -405,7 +406,11 @@ class RedFlagDetector:
             and not any(_overlaps(c, other) for other in doc.ents)
         ]
         if in_scope:
-            negated = len(in_scope) % 2 == 1  # "it's not like I don't": two negations cancel
+            # "it's not like I don't" and "it's not not swollen": two negations cancel; but the
+            # answer "no, not severe" says no twice (an answer word right before a cue counts once)
+            repeated = {i for i in range(len(in_scope) - 1) if _answers_no(doc, in_scope[i], in_scope[i + 1])}
+            said = [c for i, c in enumerate(in_scope) if i not in repeated]
+            negated = len(said) % 2 == 1
             frames = [f for f in cues["double"] if f.end <= ent.start and f.sent.start == ent.sent.start]
             return not negated if negated and frames else negated
         for cue in cues["following"] if following else []:
@@ -610,9 +615,14 @@ class RedFlagDetector:
         indices = {clauses.index(t.i) for t in sentence}
         return any(clauses.first_word(i) in self._openers for i in indices)
 
-    def _is_report(self, doc: Doc, ent: Span, clauses: Clauses) -> bool:
-        """Is the finding reported (about a person, or stated), or asked about in general?"""
+    def _is_report(self, doc: Doc, ent: Span, clauses: Clauses, present: list[Span]) -> bool:
+        """Is the finding reported (about a person, or stated), or asked about in general? A
+        question followed by a person having it now ("is it normal for the area over the bone
+        to be red and hot? mine is right now") is a report."""
         sentence = ent.sent
+        later = [t for t in doc[sentence.end :] if t.lower_ in self._anchors]
+        if later and any(cue.start >= sentence.end for cue in present):
+            return True
         index = clauses.index(ent.start)
         asked = self._is_asked(clauses, index)
         general = asked and (clauses.has_general(sentence) or self._asks_what_a_sign_means(doc, ent, clauses))
@@ -651,6 +661,15 @@ _SPECIFIC = {"the", "this", "that", "these", "those", "any", "some", "a", "an"}
 
 # A number that may be a temperature, with an optional unit stuck to it: "38.5", "38,5c", "101f".
 _READING = re.compile(r"^(\d{2,3}(?:[.,]\d{1,2})?)(°?[cf]|°)?$")
+
+
+_ANSWER_NO = {"no", "nope", "nah", "nop"}
+
+
+def _answers_no(doc: Doc, first: Span, second: Span) -> bool:
+    """An answer word, then only punctuation, then another cue: "no, not", "nope not"."""
+    adjacent = first.end <= second.start and all(t.is_punct for t in doc[first.end : second.start])
+    return adjacent and first.text.lower() in _ANSWER_NO
 
 
 def _joins_words(doc: Doc, token: Token) -> bool:

@@ -32,6 +32,9 @@ from bot.safety.red_flags import detector
         ("I'm not sure I can walk on it", ["weight"]),
         ("I don't think I can stand on it any more", ["weight"]),
         ("I can no longer walk on it", ["weight"]),
+        ("hmm I don't know, I feel a bit hot", ["fever"]),  # a person feeling hot is feverish
+        # a general question, then the person has it now
+        ("is it normal for the area over the bone to be red and hot? mine is right now", ["redness"]),
         ("suddenly the pain is so bad I can't put the foot down at all", ["weight"]),
     ],
 )
@@ -346,3 +349,12 @@ def test_an_unsure_red_flag_on_a_message_naming_no_sign_answers_the_next_likelie
     pain gets a normal answer, not urgent care."""
     ranking = [("red_flag", 0.54), ("describe_symptoms", 0.31)]
     assert _routed("it was really painful last week and she couldn't play, better now", ranking) == "describe_symptoms"
+
+
+@pytest.mark.parametrize("text", ["no not severe", "nope, not severe", "no, not really severe"])
+def test_an_answer_no_said_twice_is_still_no(text):
+    assert not detector().assess(text).fires
+
+
+def test_two_negations_still_cancel():
+    assert detector().assess("No, it's not not swollen, the foot is huge.").fires

@@ -27,6 +27,12 @@ def answers(decision) -> list[str]:
         ("which shoes for my knee, and can I still run?", ["which shoes for my knee", "can I still run?"]),
         ("hip - and can I still swim?", ["hip", "can I still swim?"]),
         ("symptoms of bme + what are the warning signs", ["symptoms of bme", "what are the warning signs"]),
+        ("which shoes for knee BME...can I take ibuprofen?", ["which shoes for knee BME...", "can I take ibuprofen?"]),
+        # a statement joins the question after it, and the next question stands alone
+        (
+            "I run ultras and got BME. What should I avoid, and how do I stop it?",
+            ["I run ultras and got BME. What should I avoid", "how do I stop it?"],
+        ),
         # a statement is context for the question beside it, not a question of its own
         ("What shoes should my dad buy? He has bone marrow edema", None),
         ("I have a fever and my knee is swollen", None),
@@ -188,6 +194,21 @@ def test_a_question_after_a_typed_answer_is_about_the_item_chosen():
 
 def test_how_many_weeks_it_takes_is_no_dose_question():
     assert answers(decide(part("how many months will this take", "ask_recovery_time"), None)) == ["recovery"]
+    steroids = part("can high dose steroids cause bone marrow edema", "ask_cause", cause="medication")
+    assert answers(decide(steroids, None)) == ["causes.medication"]
+
+
+def test_first_line_care_named_in_a_question_about_the_advanced_options_is_set_aside():
+    tried = part(
+        "I've rested for 3 months. What are the next-level treatments?",
+        "ask_advanced_treatment",
+        treatment="relative_rest",
+    )
+    assert answers(decide(tried, None)) == ["treatment.advanced"]
+
+
+def test_a_follow_up_naming_an_item_by_a_word_of_its_title():
+    assert answers(decide(part("and the injections?", "inform"), "advanced_treatment")) == ["treatment.biologics"]
 
 
 @pytest.mark.parametrize(
