@@ -41,7 +41,7 @@ from bot.turns import URGENT, answer_of
 from tools.proportions import line, rate
 from tools.serve import action_server_command, free_port, wait_until_ready
 
-SETS = sorted((ROOT / "tests" / "blind").glob("set*.yml"))
+SETS = sorted((ROOT / "tests" / "blind").glob("*.yml"))
 RESULTS_FILE = RESULTS / "conversations.json"
 
 NOT_URGENT = "not_urgent"

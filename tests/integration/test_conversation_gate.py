@@ -3,7 +3,8 @@
 Each set was written blind (tests/blind/README.md) and scored once before any tuning; since then
 it is development data, so this gate guards against regressions rather than measuring what
 users get (each set's first run does that, docs/evaluation.md). A set's floor is what the
-assistant scored when the set became development data: set 2's first run was 93.4%.
+assistant scored when the set became development data (its first run: set 2 93.4%, the probe
+87.6%, set 3 94.9%, set 4 95.0%; set 1 is held at 95%, well above its first 59%).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import pytest
 from bot.settings import MODEL, ROOT
 from tools import evaluate_conversations
 
-MIN_RIGHT = {"set1": 0.95, "set2": 0.93}
+MIN_RIGHT = {"set1": 0.95, "set2": 0.93, "probe1": 0.87, "set3": 0.94, "set4": 0.95}
 BLIND = ROOT / "tests" / "blind"
 
 
@@ -29,7 +30,7 @@ def wrong_turns(report: dict) -> str:
 
 
 def test_every_set_is_gated():
-    assert sorted(MIN_RIGHT) == sorted(path.stem for path in BLIND.glob("set*.yml"))
+    assert sorted(MIN_RIGHT) == sorted(path.stem for path in BLIND.glob("*.yml"))
 
 
 def test_no_fewer_turns_are_answered_right_than_when_the_set_became_development_data(report):

@@ -40,7 +40,8 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.svm import LinearSVC
 
-from bot.nlu.linear_svm_intent_classifier import _SAVED_TYPES, _SMALL_TALK, PARTS
+from bot.names import PARTS_KEY as PARTS
+from bot.nlu.linear_svm_intent_classifier import _NOT_A_LEAD, _SAVED_TYPES
 
 logger = logging.getLogger(__name__)
 
@@ -240,7 +241,7 @@ class FeatureSvmIntentClassifier(GraphComponent, IntentClassifier):
             {"text": text[start:end], "start": start, "end": end, INTENT: r[0], INTENT_RANKING_KEY: r[:5]}
             for (start, end), r in zip(spans, rankings, strict=True)
         ]
-        lead = next((p for p in parts if p[INTENT][INTENT_NAME_KEY] not in _SMALL_TALK), parts[0])
+        lead = next((p for p in parts if p[INTENT][INTENT_NAME_KEY] not in _NOT_A_LEAD), parts[0])
         message.set(INTENT, lead[INTENT], add_to_output=True)
         message.set(INTENT_RANKING_KEY, lead[INTENT_RANKING_KEY], add_to_output=True)
         message.set(PARTS, parts, add_to_output=True)
