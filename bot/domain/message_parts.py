@@ -75,9 +75,13 @@ def is_a_question(text: str) -> bool:
     return text.endswith("?") or (starts_like_a_question(text) and not text.endswith("."))
 
 
+# A short label before a colon: "Two q's: does…", "Physio here: what…".
+_LABEL = re.compile(r"^[^:?]{1,25}:\s*")
+
+
 def _stands_alone(piece: str) -> bool:
-    """A question ("…?", "how…", "can I…") or a short phrase, not a statement."""
-    piece = piece.strip()
+    """A question ("…?", "how…", "can I…", "Two q's: does…") or a short phrase, not a statement."""
+    piece = _LABEL.sub("", piece.strip())
     return piece.endswith("?") or bool(_STARTS_LIKE_A_QUESTION.match(piece)) or len(piece.split()) <= _SHORT_PART_WORDS
 
 

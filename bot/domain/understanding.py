@@ -171,6 +171,8 @@ def _is_lead_in(message: dict[str, Any], raw_parts: list[dict[str, Any]]) -> boo
         return any(start <= e.get("start", -1) and e.get("end", -1) <= end for e in message.get("entities") or [])
 
     refers_back = bool(_ANAPHOR.search(question)) or len(question.split()) <= _ELLIPTICAL_WORDS
+    if names(first) and names(second):  # "Hoka Kaha 2 - would that work for my ankle": "that" is the shoe
+        return bool(_ANAPHOR.search(question))
     # "scintigraphy - worth it?" names a thing; "treating bme - what actually works?" is as short
     return (names(first) or len(lead.split()) <= _BARE_LEAD_IN_WORDS) and not names(second) and refers_back
 
@@ -203,6 +205,7 @@ def _answer_for_intent(
     intent: str, entities: Sequence[Entity], kb: Knowledge, location: str | None = None
 ) -> list[Pick]:
     if intent == "ask_definition":
+        # (only what the question itself names: see `_named_in_the_question`)
         # "what is AVN?", "what is core decompression?": the item, not the definition of BME.
         things = [e for e in entities if e.entity in _DEFINABLE]
         picks = _by_entities(things, kb)
@@ -247,6 +250,22 @@ def _excluding(part: Part) -> Part:
     return replace(part, intent=intent, entities=kept)
 
 
+_CLAUSE_START = re.compile(r"[,;:]\s*|\.{2,}\s*|…\s*")
+
+
+def _named_in_the_question(part: Part) -> tuple[Entity, ...]:
+    """ "MRI says marrow oedema in my talus, what does that mean?": the MRI is where the user
+    read it, not what they ask about; only the clause that asks names the thing to define."""
+    start = 0
+    for sentence_start, sentence_end in sentence_spans(part.text):
+        sentence = part.text[sentence_start:sentence_end]
+        cuts = [0] + [m.end() for m in _CLAUSE_START.finditer(sentence)]
+        for cut in cuts:
+            if starts_like_a_question(sentence[cut:]):
+                start = sentence_start + cut
+    return tuple(e for e in part.entities if e.start >= part.start + start)
+
+
 def decide(
     part: Part, previous_topic: str | None, kb: Knowledge | None = None, location: str | None = None
 ) -> Decision:
@@ -261,7 +280,8 @@ def decide(
         # "what if it's a stress fracture?", "what if it were my shoulder?": a what-if about an
         # item, not about a warning sign.
         intent = "inform"
-    answers = _answer_for_intent(intent, part.entities, kb, location)
+    entities = _named_in_the_question(part) if intent == "ask_definition" else part.entities
+    answers = _answer_for_intent(intent, entities, kb, location)
     if answers:
         return Decision(tuple(answers))
     if intent == "inform":
@@ -312,6 +332,7 @@ def decide_all(
     kb = kb or knowledge()
     decisions: list[Decision] = []
     given = set(given)
+    answered_before = bool(given)  # a typed answer to the assistant's question, read already
     for part in parts:
         topic = BY_INTENT.get(part.intent or "")
         names_nothing = topic is not None and not any(e.entity in topic.entities for e in part.entities)
@@ -328,7 +349,7 @@ def decide_all(
     if len(parts) == 1 and parts[0].intent in SILENT and not (decisions[0].picks or decisions[0].responses):
         # Small talk on its own (a "thanks" in reply to the assistant's question) is answered.
         decisions = [Decision(responses=(SMALL_TALK[parts[0].intent or ""],))]
-    if len(decisions) > 1 and any(d.picks for d in decisions):
+    if (len(decisions) > 1 or answered_before) and (answered_before or any(d.picks for d in decisions)):
         # In a message of several questions, a fragment nobody could place ("worth it?",
         # "what's that point to?") adds nothing beside the answers the rest got; a whole
         # question the article does not cover ("is the cold weather making it worse?") is

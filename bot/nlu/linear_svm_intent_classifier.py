@@ -46,7 +46,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.svm import LinearSVC
 
-from bot.domain.message_parts import candidate_parts, is_a_question
+from bot.domain.message_parts import candidate_parts, is_a_question, sentence_spans
 from bot.names import PARTS_KEY, WHOLE_KEY
 
 logger = logging.getLogger(__name__)
@@ -184,6 +184,8 @@ class LinearSvmIntentClassifier(GraphComponent, IntentClassifier):
             message.set(INTENT, ranking[0], add_to_output=True)
             message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
             self._split(message)
+            if not message.get(PARTS_KEY):
+                self._asked_after_a_story(message)
         return messages
 
     def _rank(self, texts: list[str]) -> list[list[dict[str, Any]]]:
@@ -222,6 +224,22 @@ class LinearSvmIntentClassifier(GraphComponent, IntentClassifier):
             spans = [*spans[:first], joined, *spans[last + 1 :]]
             rankings = [*rankings[:first], self._rank([text[joined[0] : joined[1]]])[0], *rankings[last + 1 :]]
         return spans, rankings
+
+    def _asked_after_a_story(self, message: Message) -> None:
+        """A story, then one question ("My son plays rugby… MRI shows BME in the tibial plateau.
+        What should he avoid?"): the question says what is asked, when the classifier is surer
+        of it alone than of the whole message. The story's words still name things (entities)."""
+        text = message.get(TEXT) or ""
+        sentences = sentence_spans(text)
+        asked = [(start, end) for start, end in sentences if is_a_question(text[start:end])]
+        if len(sentences) < 2 or len(asked) != 1:
+            return
+        start, end = asked[0]
+        ranking = self._rank([text[start:end]])[0]
+        whole = message.get(INTENT_RANKING_KEY) or [{PREDICTED_CONFIDENCE_KEY: 0.0}]
+        if ranking[0][PREDICTED_CONFIDENCE_KEY] > whole[0][PREDICTED_CONFIDENCE_KEY]:
+            message.set(INTENT, ranking[0], add_to_output=True)
+            message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
 
     def _split(self, message: Message) -> None:
         """Marks a message that asks several questions: `parts` in the parse data, and the

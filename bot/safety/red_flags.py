@@ -163,6 +163,8 @@ class RedFlagDetector:
         self._resolution_window = int(past["resolution_window"])
         self._pronoun_subjects = set(past["pronoun_subjects"]) | self._fillers
         self._recurrence = set(config["recurrence"])
+        self._other_complaints = set(config["other_complaints"])
+        self._pronoun_objects = {"it", "that", "this", "them", "they", "those", "these", "one"}
         self._resolution_negations = set(past["negations"])
         hypothetical = config["hypothetical"]
         self._clause_initial = set(hypothetical["clause_initial"])
@@ -355,6 +357,20 @@ class RedFlagDetector:
             previous = ent
         return Assessment(tuple(findings))
 
+    def _about_another_complaint(self, cue: Span, ent: Span, clauses: Clauses) -> bool:
+        """ "I had a fever last year, still get knee pain", "…, foot still a bit achy": in
+        another clause than the finding's, the marker's object is a complaint that is no
+        warning sign (within a few words, with no "it" or "that" between that could be the sign)."""
+        if clauses.index(cue.start) == clauses.index(ent.start):
+            return False
+        after = cue.doc[cue.end : cue.end + _COMPLAINT_WINDOW]
+        for token in after:
+            if token.lower_ in self._pronoun_objects or token.is_punct:
+                return False
+            if token.lower_ in self._other_complaints:
+                return True
+        return False
+
     def _comes_back(self, ent: Span, clauses: Clauses, ongoing: list[Span]) -> bool:
         """A recurrence marker later in the finding's sentence, about the sign ("but it came
         back", "but came back again"), not about something else ("and I'm walking again")."""
@@ -495,7 +511,8 @@ class RedFlagDetector:
             # the sign is said to be over, "still" about something else does not bring it back
             # ("…, it went away but it still comes back" does).
             after_its_end = any(cue.start >= r.end for r in resolutions)
-            if self._reaches(cue, ent, clauses) and not (after_its_end and not self._has_pronoun_subject(cue, clauses)):
+            elsewhere = after_its_end and not self._has_pronoun_subject(cue, clauses)
+            if self._reaches(cue, ent, clauses) and not (elsewhere or self._about_another_complaint(cue, ent, clauses)):
                 return False
         onset = any(_within(c, clause) for c in cues["onset"])  # "the fever started two weeks ago"
         for cue in [] if onset else cues["past_time"]:
@@ -664,6 +681,7 @@ _READING = re.compile(r"^(\d{2,3}(?:[.,]\d{1,2})?)(°?[cf]|°)?$")
 
 
 _ANSWER_NO = {"no", "nope", "nah", "nop"}
+_COMPLAINT_WINDOW = 5  # words after "still" in which its object may be named
 
 
 def _answers_no(doc: Doc, first: Span, second: Span) -> bool:

@@ -132,3 +132,11 @@ def _entities(text: str) -> list[dict]:
     doc = build_pipeline(load_vocabulary())(text.lower())
     named = [e for e in doc.ents if e.ent_id_]
     return [{"entity": e.label_, "value": e.ent_id_, "start": e.start_char, "end": e.end_char} for e in named]
+
+
+def test_a_story_then_one_question_is_classified_by_the_question(trained):
+    text = (
+        "My son plays rugby and has had knee pain for weeks, and the MRI shows bone marrow edema "
+        "in the tibial plateau. What should he avoid?"
+    )
+    assert classify(trained[0], text).get(INTENT)["name"] == "faq_what_to_avoid"

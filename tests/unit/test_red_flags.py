@@ -188,6 +188,9 @@ def test_a_general_question_about_someones_sign_is_a_report():
         "my knee was swollen last week but not anymore",
         # "still" about something else after the sign is over does not bring it back
         "had flu with a temperature a fortnight ago, that's gone now, but my ankle still aches when i walk",
+        "It was really swollen after the fall in March but that settled months ago, still get a dull ache",
+        "I had a fever last year, still get knee pain",
+        "had a fever last week from a virus, it's gone. foot still a bit achy",
     ],
 )
 def test_signs_that_are_over_do_not_fire(text):
@@ -211,6 +214,9 @@ def test_signs_that_are_over_do_not_fire(text):
         # a sign that went away and came back is here
         ("the swelling went down but it came back", ["swelling"]),
         ("the fever went away but it still comes back at night", ["fever"]),
+        ("I had a fever last month, still have it and my shin aches", ["fever"]),  # "still" about the fever
+        ("the swelling from last year is still there and it aches", ["swelling"]),
+        ("I had a fever, it's gone? no it's still there", ["fever"]),
         ("After my surgery last year, I can't walk on it", ["weight"]),  # present tense
         ("my ankle swelled up two years ago and has been swollen ever since", ["swelling"]),
         # recent signs, and onsets, go on unless said to be over

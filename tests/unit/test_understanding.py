@@ -28,6 +28,11 @@ def answers(decision) -> list[str]:
         ("hip - and can I still swim?", ["hip", "can I still swim?"]),
         ("symptoms of bme + what are the warning signs", ["symptoms of bme", "what are the warning signs"]),
         ("which shoes for knee BME...can I take ibuprofen?", ["which shoes for knee BME...", "can I take ibuprofen?"]),
+        # a short label before a colon does not make the first question a statement
+        (
+            "Two q's: does sickle cell raise the risk, and is a CT any use?",
+            ["Two q's: does sickle cell raise the risk", "is a CT any use?"],
+        ),
         # a statement joins the question after it, and the next question stands alone
         (
             "I run ultras and got BME. What should I avoid, and how do I stop it?",
@@ -228,3 +233,15 @@ def test_every_offered_answer_has_a_message_that_asks_for_it(answer, payload):
 
 def test_a_long_bone_is_asked_about():
     assert decide(part("shoes for my shin?", "ask_shoes", location="tibia"), None).picks == (Pick("shoes", "tibia"),)
+
+
+def test_what_is_defined_is_what_the_question_names_not_where_the_user_read_it():
+    text = "MRI says marrow oedema in my talus, what does that mean?"
+    said = Part(text, "ask_definition", 0.8, (Entity("modality", "mri", 0, 3), Entity("location", "talus", 24, 29)))
+    assert answers(decide(said, None)) == ["definition"]
+    assert answers(decide(part("what is an MRI?", "ask_definition", modality="mri"), None)) == ["imaging.mri"]
+
+
+def test_a_fragment_beside_a_typed_answer_adds_nothing():
+    decisions = decide_all([part("the nuclear one?", "nlu_fallback", 0.5)], "diagnosis", given=["imaging.bone_scan"])
+    assert decisions == []
