@@ -47,6 +47,7 @@ _UNCERTAIN = re.compile(
 _NO = re.compile(r"^\W*(no+|nope|nah|naw|not really|not at all|none|never|negative|nothing like that)\b")
 _YES = re.compile(r"^\W*(yes|yeah|yep|yup|yh|ya|aye|definitely|i do\b(?!\s+not)|it is\b(?!\s+not))\b")
 _FINE = re.compile(r"\b(fine|all good|normal|ok|okay|nothing)\b")
+_NOT_NOW = re.compile(r"\b(not now|not at the moment|not any ?more|not currently|gone now|not since|none now)\b")
 
 
 def interpret_answer(text: str, intent: str | None, red_flags: dict[str, Any] | None) -> bool | None:
@@ -65,7 +66,7 @@ def interpret_answer(text: str, intent: str | None, red_flags: dict[str, Any] | 
     # Mentioned, not reported: denied ("no fever at all"), asked about, or over.
     if intent == "deny" or mentioned or _NO.search(lowered):
         return False
-    if _FINE.search(lowered):  # "all fine", "temperature's normal"
+    if _FINE.search(lowered) or _NOT_NOW.search(lowered):  # "all fine", "had one last week but not now"
         return False
     return None
 

@@ -315,11 +315,14 @@ class RedFlagDetector:
         return spans
 
     def _normal_reading(self, doc: Doc, ent: Span) -> bool:
-        """ "temp 36.8", "my temperature was 98.4F": readings near a temperature word, all normal."""
-        if ent.label_ != "fever" or "temp" not in ent.text:
+        """ "temp 36.8", "my temperature was 98.4F", "I thought I had a fever but the
+        thermometer said 36.9": readings near a temperature word, all normal."""
+        thermometer = any(t.lower_.startswith("thermometer") for t in ent.sent)
+        if ent.label_ != "fever" or not ("temp" in ent.text or thermometer):
             return False
-        start = max(ent.sent.start, ent.start - self._temperature_window)
-        end = min(ent.sent.end, ent.end + self._temperature_window)
+        window = len(ent.sent) if thermometer else self._temperature_window  # the thermometer's reading
+        start = max(ent.sent.start, ent.start - window)
+        end = min(ent.sent.end, ent.end + window)
         readings = [r for r in (self._temperature(t) for t in doc[start:end]) if r is not None]
         return bool(readings) and not any(self._is_fever(*r) for r in readings)
 
@@ -352,7 +355,7 @@ class RedFlagDetector:
                 when = HYPOTHETICAL
             elif self._is_past(ent, ents, clauses, timing):
                 when = PAST
-            reported = self._is_report(doc, ent, clauses, timing["present"])
+            reported = self._is_report(doc, ent, clauses, timing["present"] + timing["onset"])
             findings.append(Finding(ent.label_, ent.text, negated, reported, when))
             previous = ent
         return Assessment(tuple(findings))
@@ -637,7 +640,9 @@ class RedFlagDetector:
         question followed by a person having it now ("is it normal for the area over the bone
         to be red and hot? mine is right now") is a report."""
         sentence = ent.sent
-        later = [t for t in doc[sentence.end :] if t.lower_ in self._anchors]
+        # someone, or "it", after the question, with a now or an onset: "mine is right now",
+        # "it started last night, 38.2"
+        later = [t for t in doc[sentence.end :] if t.lower_ in self._anchors or t.lower_ in ("it", "it's", "its")]
         if later and any(cue.start >= sentence.end for cue in present):
             return True
         index = clauses.index(ent.start)

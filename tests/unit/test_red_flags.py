@@ -35,6 +35,7 @@ from bot.safety.red_flags import detector
         ("hmm I don't know, I feel a bit hot", ["fever"]),  # a person feeling hot is feverish
         # a general question, then the person has it now
         ("is it normal for the area over the bone to be red and hot? mine is right now", ["redness"]),
+        ("is it normal to have a fever with hip bone pain? it started last night, 38.2", ["fever"]),
         ("suddenly the pain is so bad I can't put the foot down at all", ["weight"]),
     ],
 )
@@ -298,6 +299,8 @@ def test_a_message_without_warning_signs_mentions_none():
         ("maybe a little", "out_of_scope", True),
         ("it's a bit puffy", "inform", True),
         ("no, no fever at all", "deny", False),
+        ("had one last week with a cold but not now", "inform", False),
+        ("no not severe", "deny", False),
         ("what is bme", "ask_definition", None),
     ],
 )
@@ -364,3 +367,14 @@ def test_an_answer_no_said_twice_is_still_no(text):
 
 def test_two_negations_still_cancel():
     assert detector().assess("No, it's not not swollen, the foot is huge.").fires
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'm scared this means my bone is going to collapse",  # a fear, not a collapse now
+        "I thought I had a fever last night but the thermometer said 36.9 so I'm fine",  # measured normal
+    ],
+)
+def test_fears_and_normal_measurements_are_not_signs(text):
+    assert not detector().assess(text).fires
