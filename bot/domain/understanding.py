@@ -256,14 +256,14 @@ _CLAUSE_START = re.compile(r"[,;:]\s*|\.{2,}\s*|…\s*")
 def _named_in_the_question(part: Part) -> tuple[Entity, ...]:
     """ "MRI says marrow oedema in my talus, what does that mean?": the MRI is where the user
     read it, not what they ask about; only the clause that asks names the thing to define."""
-    start = 0
+    start, end = 0, len(part.text)
     for sentence_start, sentence_end in sentence_spans(part.text):
         sentence = part.text[sentence_start:sentence_end]
         cuts = [0] + [m.end() for m in _CLAUSE_START.finditer(sentence)]
         for cut in cuts:
             if starts_like_a_question(sentence[cut:]):
-                start = sentence_start + cut
-    return tuple(e for e in part.entities if e.start >= part.start + start)
+                start, end = sentence_start + cut, sentence_end
+    return tuple(e for e in part.entities if part.start + start <= e.start and e.end <= part.start + end)
 
 
 def decide(
@@ -338,7 +338,8 @@ def decide_all(
         names_nothing = topic is not None and not any(e.entity in topic.entities for e in part.entities)
         # "…, and should I wear a brace too?" is about the brace, not the knee before it.
         names_an_item = any(e.entity in _NAMED_ITEMS for e in part.entities)
-        borrowed = tuple(e for e in named if topic is not None and e.entity in topic.entities)
+        # what the question's list can use: "…bisphosphonates…, and can they also cause it?"
+        borrowed = tuple(e for e in named if topic is not None and item_for(topic, e.entity, e.value, kb))
         if names_nothing and borrowed and not names_an_item:
             part = replace(part, entities=borrowed)
         decision = decide(part, previous_topic, kb, location)

@@ -242,6 +242,20 @@ def test_what_is_defined_is_what_the_question_names_not_where_the_user_read_it()
     said = Part(text, "ask_definition", 0.8, (Entity("modality", "mri", 0, 3), Entity("location", "talus", 24, 29)))
     assert answers(decide(said, None)) == ["definition"]
     assert answers(decide(part("what is an MRI?", "ask_definition", modality="mri"), None)) == ["imaging.mri"]
+    text = "hi, what actually is bone marrow edema? my MRI report mentions it"
+    after = Part(text, "ask_definition", 0.8, (Entity("modality", "mri", 43, 46),))
+    assert answers(decide(after, None)) == ["definition"]
+
+
+def test_a_question_that_names_nothing_borrows_what_its_list_can_use():
+    decisions = decide_all(
+        [
+            part("do bisphosphonates help it", "ask_treatment", treatment="bisphosphonates"),
+            part("can they also cause it?", "ask_cause"),  # a drug that causes it: the medication cause
+        ],
+        None,
+    )
+    assert [answers(d) for d in decisions] == [["treatment.bisphosphonates"], ["causes.medication"]]
 
 
 def test_a_fragment_beside_a_typed_answer_adds_nothing():
