@@ -63,6 +63,8 @@ _FILE_NAME = "classifier.skops"
 # A greeting, thanks or "are you a bot?" beside a question does not lead: "hi! what causes
 # BME?" is ask_cause, and "are you a bot? what is BME?" goes to the action that answers every
 # part in order (a rule would answer only the bot question).
+# Entities that name an item a question can be about on its own (a drug, a brace, a shoe model).
+_ITEMS = frozenset({"treatment", "shoe"})
 _NOT_A_LEAD = {"greet", "thank", "goodbye", "affirm", "deny", "bot_challenge", "help"}
 
 
@@ -241,6 +243,18 @@ class LinearSvmIntentClassifier(GraphComponent, IntentClassifier):
             message.set(INTENT, ranking[0], add_to_output=True)
             message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
 
+    def _about_its_item(
+        self, message: Message, text: str, span: tuple[int, int], ranking: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """A question the classifier cannot place that names a treatment or a shoe ("…, and
+        does a cortisone injection help?") asks about that item: `inform`, which the actions
+        answer with the item the entity names."""
+        if ranking[0][PREDICTED_CONFIDENCE_KEY] >= self._config["part_confidence"]:
+            return ranking
+        if not (_named(message, span) & _ITEMS) or not is_a_question(text[span[0] : span[1]]):
+            return ranking
+        return [{INTENT_NAME_KEY: "inform", PREDICTED_CONFIDENCE_KEY: self._config["part_confidence"]}, *ranking]
+
     def _split(self, message: Message) -> None:
         """Marks a message that asks several questions: `parts` in the parse data, and the
         message's intent is its first question's. Each part must classify confidently on its
@@ -251,6 +265,7 @@ class LinearSvmIntentClassifier(GraphComponent, IntentClassifier):
             return
         rankings = self._rank([text[start:end] for start, end in spans])
         spans, rankings = self._context_joined(text, spans, rankings)
+        rankings = [self._about_its_item(message, text, span, r) for span, r in zip(spans, rankings, strict=True)]
         if len(spans) < 2 or any(r[0][PREDICTED_CONFIDENCE_KEY] < self._config["part_confidence"] for r in rankings):
             return
         if len({r[0][INTENT_NAME_KEY] for r in rankings}) == 1 and len({_named(message, s) for s in spans}) == 1:

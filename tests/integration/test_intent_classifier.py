@@ -140,3 +140,9 @@ def test_a_story_then_one_question_is_classified_by_the_question(trained):
         "in the tibial plateau. What should he avoid?"
     )
     assert classify(trained[0], text).get(INTENT)["name"] == "faq_what_to_avoid"
+
+
+def test_a_part_that_names_a_treatment_is_a_question_of_its_own_however_unsure(trained):
+    text = "Can steroids cause it, and does a cortisone injection help?"
+    message = trained[0].process([Message({TEXT: text, "entities": _entities(text)})])[0]
+    assert [p["text"] for p in message.get("parts") or []] == ["Can steroids cause it", "does a cortisone injection help?"]
