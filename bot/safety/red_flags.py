@@ -301,8 +301,10 @@ class RedFlagDetector:
         return value >= (self._fever_c if scale == "c" else self._fever_f)
 
     def _readings(self, doc: Doc) -> list[Span]:
-        """Fever readings with a unit ("39.2 degrees", "38.5c", "101f"): reports on their own."""
+        """Fever readings with a unit ("39.2 degrees", "38.5c", "101f"), or with a decimal in a
+        message about fever ("a fever with this? I've got 38.2"): reports on their own."""
         spans = []
+        about_fever = any(t.lower_.startswith(("fever", "temp", "feverish", "thermometer")) for t in doc)
         for token in doc:
             reading = self._temperature(token)
             if reading is None or not self._is_fever(*reading):
@@ -310,7 +312,8 @@ class RedFlagDetector:
             match = _READING.match(token.lower_)
             has_unit = bool(match and match.group(2))
             unit_next = token.i + 1 < len(doc) and doc[token.i + 1].lower_ in self._units
-            if has_unit or unit_next:
+            decimal = bool(re.search(r"[.,]\d", token.text))
+            if has_unit or unit_next or (about_fever and decimal):
                 spans.append(Span(doc, token.i, token.i + 1 + (unit_next and not has_unit), label="fever"))
         return spans
 
@@ -353,12 +356,18 @@ class RedFlagDetector:
             when = CURRENT
             if self._is_hypothetical(doc, ent, ents, clauses, timing["present"], imagined):
                 when = HYPOTHETICAL
-            elif self._is_past(ent, ents, clauses, timing):
+            elif self._is_past(ent, ents, clauses, timing) or self._could_not_then_can(ent, ents):
                 when = PAST
             reported = self._is_report(doc, ent, clauses, timing["present"] + timing["onset"])
             findings.append(Finding(ent.label_, ent.text, negated, reported, when))
             previous = ent
         return Assessment(tuple(findings))
+
+    def _could_not_then_can(self, ent: Span, ents: list[Span]) -> bool:
+        """ "Last week I couldn't put weight on it, but now I'm walking normally": an inability
+        in the past tense, and the ability said after it."""
+        past = ent.text.lower().startswith(_PAST_UNABLE)
+        return past and any(e.ent_id_ == _DENIAL and e.label_ == ent.label_ and e.start > ent.end for e in ents)
 
     def _about_another_complaint(self, cue: Span, ent: Span, clauses: Clauses) -> bool:
         """ "I had a fever last year, still get knee pain", "…, foot still a bit achy": in
@@ -509,7 +518,10 @@ class RedFlagDetector:
         if any(_within(c, clause) for kind in ("present", "present_tense") for c in cues[kind]):
             return False
         resolutions = [c for c in cues["resolved"] if self._resolves(c, ent, ents, clauses)]
+        denials = [e for e in ents if e.ent_id_ == _DENIAL]
         for cue in cues["ongoing"]:
+            if any(0 <= cue.start - d.end <= 1 for d in denials):
+                continue  # "now I'm walking normally again": the walking goes on
             # "a temperature a fortnight ago, that's gone now, but my ankle still aches": after
             # the sign is said to be over, "still" about something else does not bring it back
             # ("…, it went away but it still comes back" does).
@@ -687,6 +699,7 @@ _READING = re.compile(r"^(\d{2,3}(?:[.,]\d{1,2})?)(°?[cf]|°)?$")
 
 _ANSWER_NO = {"no", "nope", "nah", "nop"}
 _COMPLAINT_WINDOW = 5  # words after "still" in which its object may be named
+_PAST_UNABLE = ("couldn't", "couldnt", "could not", "wasn't able", "was not able", "was unable", "weren't able")
 
 
 def _answers_no(doc: Doc, first: Span, second: Span) -> bool:

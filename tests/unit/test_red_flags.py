@@ -36,6 +36,7 @@ from bot.safety.red_flags import detector
         # a general question, then the person has it now
         ("is it normal for the area over the bone to be red and hot? mine is right now", ["redness"]),
         ("is it normal to have a fever with hip bone pain? it started last night, 38.2", ["fever"]),
+        ("is it normal to have a fever with this? I've got 38.2 and my shin is killing me", ["fever"]),
         ("suddenly the pain is so bad I can't put the foot down at all", ["weight"]),
     ],
 )
@@ -374,6 +375,7 @@ def test_two_negations_still_cancel():
     [
         "I'm scared this means my bone is going to collapse",  # a fear, not a collapse now
         "I thought I had a fever last night but the thermometer said 36.9 so I'm fine",  # measured normal
+        "Last week I couldn't put weight on it for a day but now I'm walking normally again",  # could not, can now
     ],
 )
 def test_fears_and_normal_measurements_are_not_signs(text):
