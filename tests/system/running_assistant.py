@@ -48,6 +48,18 @@ def _drain(process: subprocess.Popen, output: list[str], keep: int = 2000) -> No
         del output[:-keep]
 
 
+def stop_group(process: subprocess.Popen, stop_signal: int, grace_s: float = 30) -> None:
+    """Stops a process started in its own session, and everything it started: Rasa's Sanic
+    workers outlive a main process that is killed, and under load the graceful stop can take
+    longer than the grace period. The group is killed whatever the main process did."""
+    process.send_signal(stop_signal)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(grace_s)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
 @contextlib.contextmanager
 def start_assistant(*, as_background_job: bool = False, **env: str) -> Iterator[RunningAssistant]:
     """Runs `python -m tools.serve` (what `make run` runs) on free ports until the block ends.
@@ -74,6 +86,7 @@ def start_assistant(*, as_background_job: bool = False, **env: str) -> Iterator[
         stderr=subprocess.STDOUT,
         text=True,
         preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if as_background_job else None,
+        start_new_session=True,  # its own process group: see stop_group
     )
     output: list[str] = []
     for line in process.stdout:  # tools.serve announces readiness once Rasa answers
@@ -88,11 +101,7 @@ def start_assistant(*, as_background_job: bool = False, **env: str) -> Iterator[
     try:
         yield RunningAssistant(rasa_port, actions_port, process, output, Path(environment["TRACKER_DB"]))
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_group(process, signal.SIGINT)
 
 
 @dataclass
@@ -123,18 +132,18 @@ def rasa_behind_switch(work: Path, env: dict[str, str], api_token: str | None = 
     endpoints = endpoints_for(switch.port, env)
     command = [*rasa_command(rasa_port, endpoints, credentials, api_token), "--interface", "127.0.0.1"]
     with rasa_log.open("wb") as out:
-        rasa = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out)
+        rasa = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out, start_new_session=True)
     try:
         base_url = f"http://127.0.0.1:{rasa_port}"
         if not wait_until_ready(f"{base_url}/", rasa):
             pytest.fail("Rasa did not start:\n" + rasa_log.read_text(errors="replace")[-3000:])
         yield SwitchedRasa(base_url, rasa, switch, rasa_log, actions_log, env)
     finally:
-        for process in (rasa, actions):
-            process.terminate()
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_group(rasa, signal.SIGTERM)
+        actions.terminate()
+        try:
+            actions.wait(30)
+        except subprocess.TimeoutExpired:
+            actions.kill()
         endpoints.unlink(missing_ok=True)
         switch.down()
