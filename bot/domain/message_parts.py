@@ -21,7 +21,10 @@ _SENTENCE_END = re.compile(r"[?!]+|\.{2,}|…|\.(?=\s)")
 # a clause that starts like a question.
 _JOINT = re.compile(
     rf"(?:\s*[,;]\s*|\s+[-–—]+\s*|\s+)(?:(?:and|also|plus|&|n)\s+)?(?:also\s+)?(?={_QUESTION_CUE})"
-    rf"|\s+[-–—]+\s+|\s*;\s*|\s*\+\s*",
+    rf"|\s+[-–—]+\s+|\s*;\s*|\s*\+\s*"
+    # "or" only before a question of the asker's own ("…, or should I try shockwave?", "…or do I
+    # need an MRI?"): "can it be temporary or is it always there" is one question
+    r"|,?\s+or\s+(?=(?:do|does|should|will|would|can|could)\s+(?:i|we)\b)",
     re.IGNORECASE,
 )
 _STARTS_LIKE_A_QUESTION = re.compile(rf"^\W*{_QUESTION_CUE}", re.IGNORECASE)
@@ -29,7 +32,7 @@ _STARTS_LIKE_A_QUESTION = re.compile(rf"^\W*{_QUESTION_CUE}", re.IGNORECASE)
 # the question next to it ("He has BME. What shoes should he buy?").
 _SHORT_PART_WORDS = 3
 _WORD = re.compile(r"\w")
-_LEADING_JOINT = re.compile(r"^(?:(?:and|also|plus|but|so|&)\b[\s,]*)+", re.IGNORECASE)
+_LEADING_JOINT = re.compile(r"^(?:(?:and|also|plus|but|so|or|&)\b[\s,]*)+", re.IGNORECASE)
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
@@ -55,7 +58,7 @@ def _clauses(text: str, start: int, end: int) -> list[tuple[int, int]]:
         if joint_start <= cut or not _WORD.search(text[cut:joint_start]):
             continue
         joint = text[match.start() : match.end()]
-        if not re.search(r"[,;+\-–—]|\b(?:and|also|plus|n)\b|&", joint, re.IGNORECASE):
+        if not re.search(r"[,;+\-–—]|\b(?:and|also|plus|or|n)\b|&", joint, re.IGNORECASE):
             continue
         spans.append((cut, joint_start))
         cut = match.end()

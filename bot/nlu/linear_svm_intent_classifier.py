@@ -248,8 +248,10 @@ class LinearSvmIntentClassifier(GraphComponent, IntentClassifier):
     ) -> list[dict[str, Any]]:
         """A question the classifier cannot place that names a treatment or a shoe ("…, and
         does a cortisone injection help?") asks about that item: `inform`, which the actions
-        answer with the item the entity names."""
-        if ranking[0][PREDICTED_CONFIDENCE_KEY] >= self._config["part_confidence"]:
+        answer with the item the entity names. So does "…, or do I need physio?", which the
+        classifier takes for a request to check one's symptoms."""
+        asks_for_the_check = ranking[0][INTENT_NAME_KEY] == "symptom_check"
+        if ranking[0][PREDICTED_CONFIDENCE_KEY] >= self._config["part_confidence"] and not asks_for_the_check:
             return ranking
         if not (_named(message, span) & _ITEMS) or not is_a_question(text[span[0] : span[1]]):
             return ranking

@@ -147,3 +147,11 @@ def test_a_part_that_names_a_treatment_is_a_question_of_its_own_however_unsure(t
     message = trained[0].process([Message({TEXT: text, "entities": _entities(text)})])[0]
     parts = [p["text"] for p in message.get("parts") or []]
     assert parts == ["Can steroids cause it", "does a cortisone injection help?"]
+
+
+def test_a_question_of_ones_own_after_or_is_split_and_never_starts_the_symptom_check(trained):
+    text = "can it heal without treatment or do I need physio"
+    message = trained[0].process([Message({TEXT: text, "entities": _entities(text)})])[0]
+    parts = message.get("parts") or []
+    assert [p["text"] for p in parts] == ["can it heal without treatment", "do I need physio"]
+    assert parts[1][INTENT]["name"] != "symptom_check"  # it asks about physiotherapy

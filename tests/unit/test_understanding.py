@@ -28,8 +28,9 @@ def answers(decision) -> list[str]:
         ("hip - and can I still swim?", ["hip", "can I still swim?"]),
         ("symptoms of bme + what are the warning signs", ["symptoms of bme", "what are the warning signs"]),
         ("which shoes for knee BME...can I take ibuprofen?", ["which shoes for knee BME...", "can I take ibuprofen?"]),
-        # "or" joins alternatives of one question more often than two questions
+        # "or" joins alternatives of one question, or a question of the asker's own
         ("can i keep walking on it or will it make it worse", None),
+        ("can it heal on its own or do I need physio", ["can it heal on its own", "do I need physio"]),
         # a short label before a colon does not make the first question a statement
         (
             "Two q's: does sickle cell raise the risk, and is a CT any use?",
