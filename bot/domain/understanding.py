@@ -80,7 +80,8 @@ CLEAR_CONFIDENCE = 0.3
 # over a named treatment or shoe: "can I take ibuprofen?" is about the NSAIDs item
 # (a dose question is out of scope before that: the article gives no doses).
 SURELY_OUT_OF_SCOPE = 0.6
-_NAMED_ITEMS = {"treatment", "shoe"}
+# Entities that name an item a question can be about on its own: a drug, a brace, a shoe model.
+ITEM_KINDS = frozenset({"treatment", "shoe"})
 # A physio is also a person one looks for ("can you recommend a good physio in Leeds?").
 _NOT_OVER_OUT_OF_SCOPE = {("treatment", "physical_therapy")}
 CLEAR_MARGIN = 0.15
@@ -205,8 +206,8 @@ def _answer_for_intent(
     intent: str, entities: Sequence[Entity], kb: Knowledge, location: str | None = None
 ) -> list[Pick]:
     if intent == "ask_definition":
-        # (only what the question itself names: see `_named_in_the_question`)
-        # "what is AVN?", "what is core decompression?": the item, not the definition of BME.
+        # "what is AVN?", "what is core decompression?": the item, not the definition of BME
+        # (`entities` are only what the question itself names: `_named_in_the_question`).
         things = [e for e in entities if e.entity in _DEFINABLE]
         picks = _by_entities(things, kb)
         if picks:
@@ -289,7 +290,7 @@ def decide(
         picks = picks or _by_previous_titles(part, previous_topic, kb)
         return Decision(tuple(picks)) if picks else _unsure(part, kb)
     names_an_item = any(
-        e.entity in _NAMED_ITEMS and (e.entity, e.value) not in _NOT_OVER_OUT_OF_SCOPE for e in part.entities
+        e.entity in ITEM_KINDS and (e.entity, e.value) not in _NOT_OVER_OUT_OF_SCOPE for e in part.entities
     )
     if intent == OUT_OF_SCOPE and part.confidence >= SURELY_OUT_OF_SCOPE and not names_an_item:
         return Decision(responses=(OUT_OF_SCOPE,))  # "gout in my toe?"
@@ -337,7 +338,7 @@ def decide_all(
         topic = BY_INTENT.get(part.intent or "")
         names_nothing = topic is not None and not any(e.entity in topic.entities for e in part.entities)
         # "…, and should I wear a brace too?" is about the brace, not the knee before it.
-        names_an_item = any(e.entity in _NAMED_ITEMS for e in part.entities)
+        names_an_item = any(e.entity in ITEM_KINDS for e in part.entities)
         # what the question's list can use: "…bisphosphonates…, and can they also cause it?"
         borrowed = tuple(e for e in named if topic is not None and item_for(topic, e.entity, e.value, kb))
         if names_nothing and borrowed and not names_an_item:
@@ -350,7 +351,7 @@ def decide_all(
     if len(parts) == 1 and parts[0].intent in SILENT and not (decisions[0].picks or decisions[0].responses):
         # Small talk on its own (a "thanks" in reply to the assistant's question) is answered.
         decisions = [Decision(responses=(SMALL_TALK[parts[0].intent or ""],))]
-    if (len(decisions) > 1 or answered_before) and (answered_before or any(d.picks for d in decisions)):
+    if answered_before or (len(decisions) > 1 and any(d.picks for d in decisions)):
         # In a message of several questions, a fragment nobody could place ("worth it?",
         # "what's that point to?") adds nothing beside the answers the rest got; a whole
         # question the article does not cover ("is the cold weather making it worse?") is

@@ -47,6 +47,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.svm import LinearSVC
 
 from bot.domain.message_parts import candidate_parts, is_a_question, sentence_spans
+from bot.domain.understanding import ITEM_KINDS
 from bot.names import PARTS_KEY, WHOLE_KEY
 
 logger = logging.getLogger(__name__)
@@ -63,8 +64,6 @@ _FILE_NAME = "classifier.skops"
 # A greeting, thanks or "are you a bot?" beside a question does not lead: "hi! what causes
 # BME?" is ask_cause, and "are you a bot? what is BME?" goes to the action that answers every
 # part in order (a rule would answer only the bot question).
-# Entities that name an item a question can be about on its own (a drug, a brace, a shoe model).
-_ITEMS = frozenset({"treatment", "shoe"})
 _NOT_A_LEAD = {"greet", "thank", "goodbye", "affirm", "deny", "bot_challenge", "help"}
 
 
@@ -253,7 +252,7 @@ class LinearSvmIntentClassifier(GraphComponent, IntentClassifier):
         asks_for_the_check = ranking[0][INTENT_NAME_KEY] == "symptom_check"
         if ranking[0][PREDICTED_CONFIDENCE_KEY] >= self._config["part_confidence"] and not asks_for_the_check:
             return ranking
-        if not (_named(message, span) & _ITEMS) or not is_a_question(text[span[0] : span[1]]):
+        if not (_named(message, span) & ITEM_KINDS) or not is_a_question(text[span[0] : span[1]]):
             return ranking
         return [{INTENT_NAME_KEY: "inform", PREDICTED_CONFIDENCE_KEY: self._config["part_confidence"]}, *ranking]
 

@@ -18,7 +18,7 @@ from typing import Any, cast
 
 import spacy
 from spacy.language import Language
-from spacy.pipeline import EntityRuler
+from spacy.pipeline import EntityRuler, Lemmatizer
 
 from bot.domain.vocabulary import NOT_AN_ENTITY, Vocabulary, load_vocabulary
 
@@ -40,6 +40,13 @@ def lemmatizing_english(*, sentences: bool = False) -> Language:
     nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
     nlp.initialize()  # loads the lookup tables; must happen before lemmas are computed
     return nlp
+
+
+def english_words(nlp: Language) -> set[str]:
+    """Every word form in the lookup table of a pipeline from `lemmatizing_english`, and its
+    lemma: what the respellers (bot/domain/spelling.py) take for English, never a typo."""
+    lookup = cast(Lemmatizer, nlp.get_pipe("lemmatizer")).lookups.get_table("lemma_lookup")
+    return set(lookup.keys()) | set(lookup.values())
 
 
 def build_pipeline(vocab: Vocabulary) -> Language:

@@ -12,7 +12,7 @@ exactly, and people type names of drugs and scans as they hear them.
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -23,12 +23,11 @@ from rasa.nlu.extractors.extractor import EntityExtractorMixin
 from rasa.nlu.utils.spacy_utils import SpacyNLP
 from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
-from spacy.pipeline import Lemmatizer
 from spacy.tokens import Doc
 
 from bot.domain.spelling import Respeller, english
 from bot.domain.vocabulary import NOT_AN_ENTITY, vocabulary
-from bot.nlu.spacy_pipeline import lemmatizing_english
+from bot.nlu.spacy_pipeline import english_words, lemmatizing_english
 
 
 def _entity(entity: str, value: str, text: str, start: int, end: int) -> dict[str, Any]:
@@ -60,9 +59,7 @@ class VocabularyEntityExtractor(GraphComponent, EntityExtractorMixin):
 
     def __init__(self) -> None:
         self._names = names = vocabulary_names()
-        lemmatizer = cast(Lemmatizer, lemmatizing_english().get_pipe("lemmatizer"))
-        lookup = lemmatizer.lookups.get_table("lemma_lookup")
-        self._respeller = Respeller(names, english(set(lookup.keys()) | set(lookup.values())))
+        self._respeller = Respeller(names, english(english_words(lemmatizing_english())))
 
     def _respelt(self, doc: Doc, text: str) -> list[dict[str, Any]]:
         covered = {token.i for ent in doc.ents for token in ent}

@@ -70,7 +70,7 @@ from spacy.tokens import Doc, Span, Token
 from spacy.util import filter_spans
 
 from bot.domain.spelling import collapse, english, one_edit
-from bot.nlu.spacy_pipeline import lemmatizing_english
+from bot.nlu.spacy_pipeline import english_words, lemmatizing_english
 from bot.settings import RED_FLAG_PATTERNS
 
 DEFAULT_PATTERNS = RED_FLAG_PATTERNS
@@ -236,8 +236,7 @@ class RedFlagDetector:
         return patterns
 
     def _init_spelling(self, config: dict) -> None:
-        lookup = self._lemmatizer.lookups.get_table("lemma_lookup")
-        self._known_words = set(lookup.keys()) | set(lookup.values())
+        self._known_words = english_words(self.nlp)
         self._is_english = english(self._known_words)
         spelling = config["spelling"]
         self._min_fuzzy_length = int(spelling["min_length"])
@@ -304,7 +303,7 @@ class RedFlagDetector:
         """Fever readings with a unit ("39.2 degrees", "38.5c", "101f"), or with a decimal in a
         message about fever ("a fever with this? I've got 38.2"): reports on their own."""
         spans = []
-        about_fever = any(t.lower_.startswith(("fever", "temp", "feverish", "thermometer")) for t in doc)
+        about_fever = any(t.lower_.startswith(("fever", "temp", "thermometer")) for t in doc)
         for token in doc:
             reading = self._temperature(token)
             if reading is None or not self._is_fever(*reading):
@@ -647,7 +646,7 @@ class RedFlagDetector:
         indices = {clauses.index(t.i) for t in sentence}
         return any(clauses.first_word(i) in self._openers for i in indices)
 
-    def _is_report(self, doc: Doc, ent: Span, clauses: Clauses, present: list[Span]) -> bool:
+    def _is_report(self, doc: Doc, ent: Span, clauses: Clauses, now_cues: list[Span]) -> bool:
         """Is the finding reported (about a person, or stated), or asked about in general? A
         question followed by a person having it now ("is it normal for the area over the bone
         to be red and hot? mine is right now") is a report."""
@@ -655,7 +654,7 @@ class RedFlagDetector:
         # someone, or "it", after the question, with a now or an onset: "mine is right now",
         # "it started last night, 38.2"
         later = [t for t in doc[sentence.end :] if t.lower_ in self._anchors or t.lower_ in ("it", "it's", "its")]
-        if later and any(cue.start >= sentence.end for cue in present):
+        if later and any(cue.start >= sentence.end for cue in now_cues):
             return True
         index = clauses.index(ent.start)
         asked = self._is_asked(clauses, index)

@@ -100,10 +100,9 @@ def test_every_value_the_vocabulary_names_has_its_answer(entity, prefix):
 )
 def test_a_name_misspelt_by_one_letter_is_read_as_that_name(word, expected):
     from bot.domain.spelling import Respeller, english
-    from bot.nlu.spacy_pipeline import lemmatizing_english
+    from bot.nlu.spacy_pipeline import english_words, lemmatizing_english
     from bot.nlu.vocabulary_entity_extractor import vocabulary_names
 
     names = vocabulary_names()
-    lookup = lemmatizing_english().get_pipe("lemmatizer").lookups.get_table("lemma_lookup")
-    respelt = Respeller(names, english(set(lookup.keys()) | set(lookup.values()))).respell(word)
+    respelt = Respeller(names, english(english_words(lemmatizing_english()))).respell(word)
     assert (names[respelt] if respelt else None) == expected
