@@ -166,6 +166,8 @@ class RedFlagDetector:
         self._other_complaints = set(config["other_complaints"])
         self._pronoun_objects = {"it", "that", "this", "them", "they", "those", "these", "one"}
         self._resolution_negations = set(past["negations"])
+        self._past_tense = list(past["tense"])
+        self._generic_they = set(config["generic_they"])
         hypothetical = config["hypothetical"]
         self._clause_initial = set(hypothetical["clause_initial"])
         self._if_complements = set(hypothetical["if_complements"])
@@ -214,6 +216,8 @@ class RedFlagDetector:
             ("onset", config["onset"]),
         ):
             self._timing.add(kind, list(tokenizer.pipe(sorted(set(phrases)))))
+        self._worry_about = PhraseMatcher(self.nlp.vocab, attr="LOWER")
+        self._worry_about.add("worry_about", list(tokenizer.pipe(sorted(set(config["worry_about"])))))
         self._hypothetical = PhraseMatcher(self.nlp.vocab, attr="LOWER")
         for kind in hypothetical.keys() - {"if_complements", "fronted"}:  # here_now too
             self._hypothetical.add(kind, list(tokenizer.pipe(sorted(set(hypothetical[kind])))))
@@ -360,7 +364,27 @@ class RedFlagDetector:
             reported = self._is_report(doc, ent, clauses, timing["present"] + timing["onset"])
             findings.append(Finding(ent.label_, ent.text, negated, reported, when))
             previous = ent
-        return Assessment(tuple(findings))
+        return Assessment(tuple(self._denied_since(doc, ents, findings, clauses)))
+
+    def _denied_since(self, doc: Doc, ents: list[Span], findings: list[Finding], clauses: Clauses) -> list[Finding]:
+        """ "my ankle was swollen when I sprained it, … no swelling now": a finding in the past
+        tense, and the same sign denied in a later clause, is over."""
+        over = []
+        for i, (ent, finding) in enumerate(zip(ents, findings, strict=True)):
+            clause = clauses.span(clauses.index(ent.start))
+            before = f" {' '.join(t.lower_ for t in doc[clause.start : ent.start])} "
+            in_past_tense = any(f" {word} " in before for word in self._past_tense)
+            denied_later = any(
+                later.negated
+                and later.timing == CURRENT  # denied now; "the swelling went down" may leave some
+                and later.category == finding.category
+                and clauses.index(e.start) > clauses.index(ent.start)
+                for e, later in zip(ents[i + 1 :], findings[i + 1 :], strict=True)
+            )
+            if finding.counts and in_past_tense and denied_later:
+                finding = Finding(finding.category, finding.text, finding.negated, finding.reported, PAST)
+            over.append(finding)
+        return over
 
     def _could_not_then_can(self, ent: Span, ents: list[Span]) -> bool:
         """ "Last week I couldn't put weight on it, but now I'm walking normally": an inability
@@ -610,6 +634,8 @@ class RedFlagDetector:
                 return True
             if not self._is_question(clauses, ent):
                 continue  # "if I walk on it, it swells up": a habit, reported
+            if self._asks_whether_one_sign_is_a_worry(ent, ents, token, cues.get("worry", [])):
+                return True
             if any(c.end <= ent.start and not self._is_possessive(c) for c in in_clause("stative", token.i)):
                 continue  # "what do I do if my knee is swollen?"
             starts = {e.start for e in ents}
@@ -622,6 +648,19 @@ class RedFlagDetector:
             if counterfactual and in_clause("counterfactual_change", token.i):
                 return True
         return False
+
+    def _asks_whether_one_sign_is_a_worry(
+        self, ent: Span, ents: list[Span], condition: Token, worry: list[Span]
+    ) -> bool:
+        """ "should I be worried if the area feels warm?", "is it bad if I can't bear weight?": one
+        sign after "if", and the rest of the sentence asks whether to worry. Several signs
+        ("...if my shin is red and swollen?") read like what the asker sees, and so does having
+        one ("is it bad if I have a fever?"): they stay reports."""
+        signs = [e for e in ents if e.sent.start == ent.sent.start and e.ent_id_ != _DENIAL]
+        asks = any(c.sent.start == ent.sent.start and not condition.i <= c.start < ent.end for c in worry)
+        # "is it bad if I have a fever?" says what the asker has
+        has = any(t.lower_ in _POSSESSION for t in ent.doc[condition.i : ent.start])
+        return asks and len(signs) == 1 and not has
 
     def _is_possessive(self, cue: Span) -> bool:
         """ "my son's shin": an 's after a person is no "is"."""
@@ -644,7 +683,13 @@ class RedFlagDetector:
         if "?" in sentence.text:
             return True
         indices = {clauses.index(t.i) for t in sentence}
-        return any(clauses.first_word(i) in self._openers for i in indices)
+        if any(clauses.first_word(i) in self._openers for i in indices):
+            return True
+        # "if my leg swells up over the bone what should I do": a question after the condition
+        words = [t.lower_ for t in sentence]
+        return any(
+            a in _WH and b in _MODALS and c in _PRONOUNS for a, b, c in zip(words, words[1:], words[2:], strict=False)
+        )
 
     def _is_report(self, doc: Doc, ent: Span, clauses: Clauses, now_cues: list[Span]) -> bool:
         """Is the finding reported (about a person, or stated), or asked about in general? A
@@ -659,10 +704,24 @@ class RedFlagDetector:
         index = clauses.index(ent.start)
         asked = self._is_asked(clauses, index)
         general = asked and (clauses.has_general(sentence) or self._asks_what_a_sign_means(doc, ent, clauses))
-        anchors = [t.lower_ for t in sentence if t.lower_ in self._anchors]
+        general = general or (asked and self._asks_whether_to_worry_about(doc, ent))
+        anchors = [t.lower_ for t in sentence if t.lower_ in self._anchors and not self._is_generic_they(t)]
         if any(not (general and a in self._askers) for a in anchors):
             return True
         return not asked
+
+    def _is_generic_they(self, token: Token) -> bool:
+        """ "why do they call swelling a red flag?": "they" who say or call things, no one in pain."""
+        following = token.doc[token.i + 1] if token.i + 1 < len(token.doc) else None
+        return token.lower_ == "they" and following is not None and following.lower_ in self._generic_they
+
+    def _asks_whether_to_worry_about(self, doc: Doc, ent: Span) -> bool:
+        """ "do I need to worry about swelling if I have BME?": a sign named in general right after
+        "worry about", and only the asker in the message. "Should I worry about my swelling?" and
+        "…? I have swelling now" stay reports."""
+        right_after = any(end == ent.start for _, _, end in self._worry_about(doc))
+        persons = [t for t in doc if t.lower_ in self._anchors and not self._is_generic_they(t)]
+        return right_after and all(t.lower_ in self._askers for t in persons)
 
     def _asks_what_a_sign_means(self, doc: Doc, ent: Span, clauses: Clauses) -> bool:
         """ "Does swelling mean I need to go to hospital?": a sign named in general (no "the",
@@ -688,6 +747,11 @@ class RedFlagDetector:
                 return clauses.first_word(neighbour) in self._openers
         return clauses.first_word(index) in self._openers  # alone: "when is swelling a worry?"
 
+
+_POSSESSION = {"have", "has", "'ve", "got", "having"}
+_WH = {"what", "who", "how", "when", "where"}
+_MODALS = {"should", "do", "does", "can", "could", "would", "will", "shall"}
+_PRONOUNS = {"i", "we", "you", "he", "she", "they"}
 
 # Words that make a named sign a particular one: "the swelling", "this redness".
 _SPECIFIC = {"the", "this", "that", "these", "those", "any", "some", "a", "an"}

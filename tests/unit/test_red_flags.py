@@ -155,6 +155,8 @@ def test_questions_are_told_apart_clause_by_clause(text, categories):
         # the asker only as the one who would act on the answer
         "Does swelling mean I need to go to hospital?",
         "does redness over the bone mean we should go to A&E?",
+        "should I worry about fever if I have BME?",  # worry about a sign in general
+        "Why do they call redness a warning sign?",  # "they" who call things, no one in pain
     ],
 )
 def test_general_questions_in_several_clauses_do_not_fire(text):
@@ -167,6 +169,8 @@ def test_a_general_question_about_someones_sign_is_a_report():
     # a particular sign, or a person with it elsewhere in the message, makes it a report
     assert detector().assess("Does the swelling mean I need to go to hospital?").fires
     assert detector().assess("does fever mean I should see a doctor? I have one now").fires
+    assert detector().assess("should I worry about my swelling?").fires
+    assert detector().assess("why do they hurt so much and look red?").fires  # "they" in pain
 
 
 @pytest.mark.parametrize(
@@ -193,6 +197,8 @@ def test_a_general_question_about_someones_sign_is_a_report():
         "It was really swollen after the fall in March but that settled months ago, still get a dull ache",
         "I had a fever last year, still get knee pain",
         "had a fever last week from a virus, it's gone. foot still a bit achy",
+        # said in the past tense, then denied now
+        "her knee was red after the fall, the scan found BME, there's no redness now though",
     ],
 )
 def test_signs_that_are_over_do_not_fire(text):
@@ -253,6 +259,12 @@ def test_current_signs_beside_past_words_fire(text, categories):
         "Say my knee swells up in the future - A&E or GP?",
         "what do we do if my son's shin starts to swell?",  # "son's" is no "is"
         "if I run a temperature during recovery, do I ring 999?",
+        # one sign after "if", and the question is whether to worry about it
+        "Should we be worried if her shin is warm to the touch?",
+        "is it serious if I can't put any weight on it?",
+        "would it be a bad sign if the heel looked red?",
+        # a question after the condition, without a question mark
+        "if my foot swells over the bone what do I do",
     ],
 )
 def test_imagined_signs_do_not_fire(text):
@@ -278,6 +290,10 @@ def test_imagined_signs_do_not_fire(text):
         ("It's the worst pain I've ever had, should I go?", ["weight"]),
         ("what happens if I get a temperature? I've got one now, 38.2", ["fever"]),  # said to be here
         ("what if my ankle swells up? it's already happening", ["swelling"]),
+        # whether to worry, but about what the asker has, or about several signs at once
+        ("is it bad if I've got a fever and my shin aches?", ["fever"]),
+        ("should I be worried if my shin is red and swollen?", ["redness", "swelling"]),
+        ("Is it normal if my ankle is hot right now?", ["redness"]),
     ],
 )
 def test_current_signs_beside_hypothetical_words_fire(text, categories):
