@@ -80,12 +80,28 @@ def is_a_question(text: str) -> bool:
 
 # A short label before a colon: "Two q's: does…", "Physio here: what…".
 _LABEL = re.compile(r"^[^:?]{1,25}:\s*")
+# Words that open a message without being its question: "ok, so how is it diagnosed".
+_FILLERS = re.compile(r"^(?:(?:ok|okay|right|so|well|hmm+|um+|alright|cool|great|thanks)\b[\s,.!]*)+", re.IGNORECASE)
+# A request without a verb: "best shoes for knee bme", "tips for a stress reaction".
+_REQUEST = re.compile(
+    r"^(?:best|good|recommended|suitable|ideal|top|tips|advice|info|information|options)\b", re.IGNORECASE
+)
+# A question after a statement in the same clause: "my pain's gone so am I healed".
+_INVERTED = re.compile(
+    r"\b(?:so|but|then)\s+(?:am|is|are|can|could|do|does|should|will|would)\s+(?:i|it|we|you|he|she|they|that|this)\b",
+    re.IGNORECASE,
+)
 
 
 def _stands_alone(piece: str) -> bool:
-    """A question ("…?", "how…", "can I…", "Two q's: does…") or a short phrase, not a statement."""
-    piece = _LABEL.sub("", piece.strip())
-    return piece.endswith("?") or bool(_STARTS_LIKE_A_QUESTION.match(piece)) or len(piece.split()) <= _SHORT_PART_WORDS
+    """A question ("…?", "how…", "can I…", "Two q's: does…", "ok, so how…", "…so am I healed"),
+    a request ("best shoes for knee bme") or a short phrase, not a statement."""
+    piece = _FILLERS.sub("", _LABEL.sub("", piece.strip()))
+    return (
+        piece.endswith("?")
+        or bool(_STARTS_LIKE_A_QUESTION.match(piece) or _REQUEST.match(piece) or _INVERTED.search(piece))
+        or len(piece.split()) <= _SHORT_PART_WORDS
+    )
 
 
 def _join_statements(spans: list[tuple[int, int]], text: str) -> list[tuple[int, int]]:

@@ -107,6 +107,8 @@ class Part:
     ranking: tuple[tuple[str, float], ...] = ()
     start: int = 0  # where the part starts in the message (entities' offsets are the message's)
     names_a_sign: bool = False  # the message mentions a warning sign (the red-flag detector's view)
+    # it asks about a sign, neither reporting nor denying one: "should I worry if it feels warm?"
+    asks_about_a_sign: bool = False
 
 
 @dataclass(frozen=True)
@@ -133,7 +135,10 @@ def parts_of(message: dict[str, Any], *, join_lead_in: bool = True) -> list[Part
         for e in message.get("entities") or []
         if e.get("entity") and e.get("value") is not None
     ]
-    names_a_sign = bool((message.get(RED_FLAGS_KEY) or {}).get("mentioned"))
+    signs = message.get(RED_FLAGS_KEY) or {}
+    names_a_sign = bool(signs.get("mentioned"))
+    said = {*signs.get("categories", []), *signs.get("negated", []), *signs.get("past", [])}
+    asks_about_a_sign = bool(set(signs.get("mentioned", [])) - said)
     parts = []
     for raw in raw_parts:
         intent = raw.get("intent") or {}
@@ -148,6 +153,7 @@ def parts_of(message: dict[str, Any], *, join_lead_in: bool = True) -> list[Part
                 ranking=ranking,
                 start=start,
                 names_a_sign=names_a_sign,
+                asks_about_a_sign=asks_about_a_sign,
             )
         )
     return parts
@@ -281,6 +287,8 @@ def decide(
         # "what if it's a stress fracture?", "what if it were my shoulder?": a what-if about an
         # item, not about a warning sign.
         intent = "inform"
+    if intent == "faq_is_serious" and part.asks_about_a_sign:
+        intent = "ask_red_flags"  # "should I be worried if the area feels warm?": the warning signs
     entities = _named_in_the_question(part) if intent == "ask_definition" else part.entities
     answers = _answer_for_intent(intent, entities, kb, location)
     if answers:

@@ -247,12 +247,14 @@ class LinearSvmIntentClassifier(GraphComponent, IntentClassifier):
     ) -> list[dict[str, Any]]:
         """A question the classifier cannot place that names a treatment or a shoe ("…, and
         does a cortisone injection help?") asks about that item: `inform`, which the actions
-        answer with the item the entity names. So does "…, or do I need physio?", which the
-        classifier takes for a request to check one's symptoms."""
+        answer with the item the entity names. So does "…, or do I need physio?" (or "an MRI?"),
+        which the classifier takes for a request to check one's symptoms."""
         asks_for_the_check = ranking[0][INTENT_NAME_KEY] == "symptom_check"
         if ranking[0][PREDICTED_CONFIDENCE_KEY] >= self._config["part_confidence"] and not asks_for_the_check:
             return ranking
-        if not (_named(message, span) & ITEM_KINDS) or not is_a_question(text[span[0] : span[1]]):
+        # "…or do I need an MRI?" asks about the scan, not to check one's symptoms
+        kinds = ITEM_KINDS | {"modality"} if asks_for_the_check else ITEM_KINDS
+        if not (_named(message, span) & kinds) or not is_a_question(text[span[0] : span[1]]):
             return ranking
         return [{INTENT_NAME_KEY: "inform", PREDICTED_CONFIDENCE_KEY: self._config["part_confidence"]}, *ranking]
 

@@ -155,3 +155,11 @@ def test_a_question_of_ones_own_after_or_is_split_and_never_starts_the_symptom_c
     parts = message.get("parts") or []
     assert [p["text"] for p in parts] == ["can it heal without treatment", "do I need physio"]
     assert parts[1][INTENT]["name"] != "symptom_check"  # it asks about physiotherapy
+
+
+def test_a_question_after_or_naming_a_scan_never_starts_the_symptom_check(trained):
+    text = "could a CT show it or do I need an MRI"
+    message = trained[0].process([Message({TEXT: text, "entities": _entities(text)})])[0]
+    parts = message.get("parts") or []
+    assert [p["text"] for p in parts] == ["could a CT show it", "do I need an MRI"]
+    assert parts[1][INTENT]["name"] != "symptom_check"  # it asks about the scan

@@ -30,6 +30,16 @@ def answers(decision) -> list[str]:
         ("which shoes for knee BME...can I take ibuprofen?", ["which shoes for knee BME...", "can I take ibuprofen?"]),
         # "or" joins alternatives of one question, or a question of the asker's own
         ("can i keep walking on it or will it make it worse", None),
+        # a request without a verb, a question after a filler or inside a statement: no context
+        (
+            "top trainers for ankle bme and can I wear them at work?",
+            ["top trainers for ankle bme", "can I wear them at work?"],
+        ),
+        ("right, so what is it and how do I treat it?", ["right, so what is it", "how do I treat it?"]),
+        (
+            "the ache has stopped so does that mean it's healed, and can I race?",
+            ["the ache has stopped so does that mean it's healed", "can I race?"],
+        ),
         ("can it heal on its own or do I need physio", ["can it heal on its own", "do I need physio"]),
         # a short label before a colon does not make the first question a statement
         (
@@ -78,6 +88,14 @@ def test_a_what_if_about_an_item_is_a_follow_up_not_a_warning_sign_question():
     assert answers(decide(what_if, "recovery")) == ["recovery.stress_fracture"]
     signs = Part("what if I get a fever?", "ask_red_flags", 0.9, (), (), 0, names_a_sign=True)
     assert answers(decide(signs, "recovery")) == ["red_flags"]
+
+
+def test_whether_a_sign_asked_about_is_serious_gets_the_warning_signs():
+    asked = Part("is it bad if the shin feels hot?", "faq_is_serious", names_a_sign=True, asks_about_a_sign=True)
+    assert answers(decide(asked, None)) == ["red_flags"]
+    # a sign denied, and the question is about BME itself
+    denied = Part("no swelling, but is BME serious?", "faq_is_serious", names_a_sign=True)
+    assert answers(decide(denied, None)) == ["faq.is_serious"]
 
 
 def test_items_set_aside_leave_the_rest_of_the_list():
