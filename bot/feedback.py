@@ -29,7 +29,7 @@ from rasa.core.channels.channel import UserMessage
 from rasa.shared.core.events import BotUttered, SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.domain.feedback import Rating
+from bot.domain.feedback import Rating, offers_rating
 from bot.domain.feedback import offer as buttons_for
 from bot.domain.replies import FEEDBACK_THANKS
 from bot.names import FEEDBACK_SLOT
@@ -91,6 +91,20 @@ async def record(agent: Agent, sender_id: str, rating: Rating) -> dict[str, Any]
         tracker.update(SlotSet(FEEDBACK_SLOT, value))
         await store.save(tracker)
         return value
+
+
+async def typed_rating(agent: Agent, sender_id: str, rating: str) -> Rating | None:
+    """A thumb typed as a message rates the assistant's last bubble when that bubble offered
+    👍 / 👎. Otherwise (the assistant just asked something, a form waits for an answer, or
+    nothing was said yet) it is None, and the message goes to Rasa like any other: after "Do
+    you have a fever?" a 👍 may mean yes, and must never be taken for a rating."""
+    tracker = await agent.tracker_store.retrieve(sender_id)
+    if tracker is None or tracker.active_loop_name:
+        return None
+    last = next((e for e in reversed(tracker.events) if isinstance(e, BotUttered)), None)
+    if last is None or not offers_rating(last.metadata or {}):
+        return None
+    return Rating(rating, float(last.timestamp))
 
 
 async def handle(agent: Agent, message: UserMessage, rating: Rating) -> None:

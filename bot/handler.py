@@ -1,8 +1,8 @@
 """What happens to every message a channel hands to Rasa (the `on_new_message` of every channel).
 
-A 👍 / 👎 payload is kept in the conversation without becoming a turn (bot/feedback.py);
-every other message goes to Rasa's agent as before, counted by channel and timed to its last
-reply (bot/metrics.py). bot/patches/channel_handler.py gives every channel this handler.
+A 👍 / 👎 payload, or a thumb typed on its own, is kept in the conversation without becoming
+a turn (bot/feedback.py); every other message goes to Rasa's agent as before, counted by
+channel and timed to its last reply (bot/metrics.py). bot/patches/channel_handler.py gives every channel this handler.
 """
 
 from __future__ import annotations
@@ -13,11 +13,14 @@ from rasa.core.agent import Agent
 from rasa.core.channels.channel import UserMessage
 
 from bot import feedback, metrics
-from bot.domain.feedback import parse
+from bot.domain.feedback import parse, typed
 
 
 async def handle_message(agent: Agent, message: UserMessage) -> None:
     rating = parse(message.text or "")
+    thumb = typed(message.text or "")
+    if rating is None and thumb is not None:
+        rating = await feedback.typed_rating(agent, message.sender_id, thumb)
     if rating is not None:
         await feedback.handle(agent, message, rating)
         return

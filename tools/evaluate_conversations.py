@@ -83,19 +83,38 @@ def load_turns(path: Path) -> list[list[Turn]]:
 
 async def _run(model: Path, conversations: list[list[Turn]], actions_url: str, tracker_store: Any = None) -> None:
     from rasa.core.agent import Agent  # imported here: loading Rasa takes seconds
+    from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
     from rasa.utils.endpoints import EndpointConfig
+
+    from bot.handler import handle_message
+
+    class Replies(CollectingOutputChannel):
+        """The answer ids of what the handler sent itself (the thanks for a 👍)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.answers: list[str | None] = []
+
+        async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+            self.answers.append(answer_of(message))
+            await super().send_response(recipient_id, message)
 
     agent = Agent.load(str(model), action_endpoint=EndpointConfig(actions_url), tracker_store=tracker_store)
     for conversation in conversations:
         sender = f"eval-{uuid.uuid4().hex[:12]}"
         for turn in conversation:
-            await agent.handle_text(turn.text, sender_id=sender)
+            # through the channels' handler, as a user's message goes: a typed 👍 is feedback
+            output = Replies()
+            await handle_message(agent, UserMessage(turn.text, output, sender))
             # Every session: a store with a session window may have started a new one already.
             tracker = await agent.tracker_store.retrieve_full_tracker(sender)
             events = list(tracker.events)
-            last_user = max(i for i, e in enumerate(events) if e.type_name == "user")
-            bubbles = [e for e in events[last_user + 1 :] if e.type_name == "bot"]
-            answers = [a for a in (answer_of(b.metadata or {}) for b in bubbles) if a]
+            last_user = max((i for i, e in enumerate(events) if e.type_name == "user"), default=-1)
+            if last_user < 0 or events[last_user].text != turn.text:  # kept as feedback, not a turn
+                answers = [a for a in output.answers if a]
+            else:
+                bubbles = [e for e in events[last_user + 1 :] if e.type_name == "bot"]
+                answers = [a for a in (answer_of(b.metadata or {}) for b in bubbles) if a]
             # An answer of several bubbles counts once.
             turn.answers = [a for i, a in enumerate(answers) if i == 0 or answers[i - 1] != a]
 

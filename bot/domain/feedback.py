@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -73,3 +74,22 @@ def parse(text: str) -> Rating | None:
     if isinstance(at, bool) or not isinstance(at, (int, float)) or not math.isfinite(at):
         return None
     return Rating(str(value["rating"]), float(at))
+
+
+# A message that is only thumbs: "👍", "👍🏽", "👎👎", "👍 !" (skin tones, a variation selector,
+# spaces and "!" allowed around them).
+_TYPED = re.compile(r"^\s*(?:(👍|👎)[\U0001F3FB-\U0001F3FF\uFE0F]?[\s!]*)+$")
+
+
+def typed(text: str) -> str | None:
+    """The rating of a thumb typed as a message ("👍", "👎🏼"), as people do in Slack and
+    Telegram instead of pressing the button; None for anything else or for both thumbs."""
+    thumbs = set(re.findall("👍|👎", text)) if _TYPED.match(text) else set()
+    if len(thumbs) != 1:
+        return None
+    return THUMBS_UP if thumbs == {"👍"} else THUMBS_DOWN
+
+
+def offers_rating(metadata: Mapping[str, Any]) -> bool:
+    """Whether a stored bubble (its metadata) offered 👍 / 👎."""
+    return metadata.get(RATE_KEY) is True or metadata.get("utter_action") in RATED_RESPONSES

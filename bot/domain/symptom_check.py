@@ -61,10 +61,10 @@ def interpret_answer(text: str, intent: str | None, red_flags: dict[str, Any] | 
     if _UNCERTAIN.search(text.lower()):
         return True
     lowered = text.lower()
-    if _YES.search(lowered):
+    if _YES.search(lowered) or "👍" in text:  # a thumb typed for yes, as in a chat with a friend
         return True
     # Mentioned, not reported: denied ("no fever at all"), asked about, or over.
-    if intent == "deny" or mentioned or _NO.search(lowered):
+    if intent == "deny" or mentioned or _NO.search(lowered) or "👎" in text:
         return False
     if _FINE.search(lowered) or _NOT_NOW.search(lowered):  # "all fine", "had one last week but not now"
         return False

@@ -5,6 +5,7 @@ bot/handler.py, without a model or a server."""
 from __future__ import annotations
 
 import asyncio
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -179,3 +180,27 @@ def test_the_handler_keeps_a_payload_as_feedback_and_thanks_without_a_turn(agent
     assert [m.text for m in handled] == ["what causes it?"]
     assert value("bme_messages_total", channel="rest") == rest + 1
     assert value("bme_reply_seconds_count", channel="rest") >= 1
+
+
+def test_a_typed_thumb_rates_the_last_answer_only_when_that_answer_offered_it(agent):
+    handled: list[UserMessage] = []
+
+    async def handle_message(message: UserMessage) -> None:
+        handled.append(message)
+
+    agent.handle_message = handle_message
+    # stamped after the session that turn() starts, as a bubble of the turn is
+    rated = BotUttered("marrow", metadata={"answer": "definition", "rate": True}, timestamp=time.time() + 1)
+    turn(agent, "t", "what is bme", parse("ask_definition", 0.9), rated)
+    output = CollectingOutputChannel()
+    asyncio.run(handler.handle_message(agent, UserMessage("👍", output, "t", input_channel="rest")))
+    assert handled == [] and [m["text"] for m in output.messages] == [FEEDBACK_THANKS]
+    tracker = asyncio.run(agent.tracker_store.retrieve_full_tracker("t"))
+    kept = [e.value for e in tracker.events if isinstance(e, SlotSet) and e.key == FEEDBACK_SLOT]
+    assert kept == [{"rating": "up", "at": rated_bubble(agent, "t").timestamp, "answer": "definition"}]
+
+    # after a question of the assistant's, a thumb may be an answer: it goes to the dialogue
+    asks = BotUttered("Do you have a fever?", metadata={"answer": "symptom_check.fever"}, timestamp=time.time() + 2)
+    turn(agent, "t", "no", parse("deny", 0.9), asks)
+    asyncio.run(handler.handle_message(agent, UserMessage("👍", output, "t", input_channel="rest")))
+    assert [m.text for m in handled] == ["👍"]

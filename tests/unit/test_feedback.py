@@ -127,3 +127,16 @@ def test_a_stored_feedback_event_reads_back():
     assert feedback_of(event) == Feedback("down", AT, "clarify")
     assert feedback_of({"event": "slot", "name": "topic", "value": value}) is None
     assert feedback_of({"event": "slot", "name": "feedback", "value": None}) is None  # a slot reset
+
+
+@pytest.mark.parametrize(
+    ("text", "rating"),
+    [("👍", "up"), (" 👍🏽 ", "up"), ("👎", "down"), ("👎👎!", "down"), ("👍️", "up")],
+)
+def test_a_thumb_typed_on_its_own_is_a_rating(text, rating):
+    assert feedback.typed(text) == rating
+
+
+@pytest.mark.parametrize("text", ["👍👎", "👍 thanks", "yes 👍", "thumbs up", "", "🙂"])
+def test_a_thumb_with_words_or_both_thumbs_is_no_rating(text):
+    assert feedback.typed(text) is None

@@ -319,6 +319,8 @@ def test_a_message_without_warning_signs_mentions_none():
         ("had one last week with a cold but not now", "inform", False),
         ("no not severe", "deny", False),
         ("what is bme", "ask_definition", None),
+        ("👍", "nlu_fallback", True),  # a thumb typed for yes
+        ("👎🏽", "nlu_fallback", False),
     ],
 )
 def test_symptom_check_answers(text, intent, answer):
