@@ -25,7 +25,14 @@ from rasa_sdk.types import DomainDict
 from bot.domain import feedback, privacy, replies, symptom_check
 from bot.domain.replies import Reply, reply, title_of
 from bot.domain.topics import payload_for, topic_of
-from bot.domain.understanding import asks_something_else, decide_all, named_by, parts_of, read_choice
+from bot.domain.understanding import (
+    asks_something_else,
+    decide_all,
+    named_by,
+    parts_of,
+    read_choice,
+    referred_to,
+)
 from bot.names import (
     CHOICE_FORM,
     CHOICE_SLOT,
@@ -116,6 +123,8 @@ class ActionAnswer(Action):
         questions = [part for index, part in enumerate(parts) if choice is None or index != choice.part]
         location = tracker.get_slot(LOCATION_SLOT)
         named = named_by(choice.pick, topic) if choice is not None and topic else ()
+        if not named and questions:
+            named = referred_to(questions[0], _previous_answer(tracker))  # "how long does that take?"
         for decision in decide_all(questions, topic, given=[r.answer for r in said], location=location, named=named):
             for response in decision.responses:
                 dispatcher.utter_message(response=RESPONSES[response])
@@ -150,6 +159,21 @@ class ActionAnswer(Action):
         elif active_loop == CHOICE_FORM:
             events += [ActiveLoop(None), SlotSet(REQUESTED_SLOT, None)]
         return events
+
+
+def _previous_answer(tracker: Tracker) -> str | None:
+    """The id of the assistant's last answer before the latest message, if it named one."""
+    seen_message = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            if seen_message:
+                return None
+            seen_message = True
+        elif seen_message and event.get("event") == "bot":
+            answer = (event.get("metadata") or {}).get("answer")
+            if answer:
+                return str(answer)
+    return None
 
 
 def _answered_since_the_message(tracker: Tracker) -> bool:

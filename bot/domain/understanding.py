@@ -26,7 +26,7 @@ from typing import Any
 from bot.domain.knowledge import Knowledge, knowledge
 from bot.domain.message_parts import sentence_spans, starts_like_a_question
 from bot.domain.replies import LONG_BONES, title_of
-from bot.domain.topics import BY_INTENT, BY_NAME, DEFAULT_TOPIC, FIXED, Pick, Topic, item_for
+from bot.domain.topics import BY_INTENT, BY_NAME, DEFAULT_TOPIC, FIXED, Pick, Topic, item_for, topic_of
 from bot.names import FALLBACK_INTENT, PARTS_KEY, RED_FLAG_INTENT, RED_FLAGS_KEY, WHOLE_KEY
 
 CLARIFY = "clarify"
@@ -484,6 +484,21 @@ def asks_something_else(part: Part, expected_intent: str | None = None) -> bool:
 def answers_the_question(part: Part, topic: Topic) -> bool:
     """False for a part that asks something else entirely; see `asks_something_else`."""
     return not asks_something_else(part, topic.intent)
+
+
+# "that", "this one", "those": a question that refers back to what was just answered
+_REFERS_BACK = re.compile(r"\b(?:that|this|those|these)\b", re.IGNORECASE)
+
+
+def referred_to(part: Part, previous_answer: str | None) -> tuple[Entity, ...]:
+    """What an item just answered names, when the question refers back to it: after
+    `causes.overuse`, "how long does that kind take to heal?" asks about recovery from overuse.
+    An overview names nothing, and neither does a question without "that" or "this" ("how long
+    does it take?" asks about BME)."""
+    topic = topic_of(previous_answer) if previous_answer else None
+    if topic is None or previous_answer == topic.overview or not _REFERS_BACK.search(part.text):
+        return ()
+    return named_by(Pick(previous_answer or ""), topic.name)
 
 
 def named_by(pick: Pick, topic_name: str) -> tuple[Entity, ...]:

@@ -184,6 +184,23 @@ def test_recovery_without_a_cause_asks_for_it():
     assert SlotSet("topic", "recovery") in events and ActiveLoop("choice_form") in events
 
 
+def test_a_question_that_refers_back_to_the_item_just_answered_is_about_that_item():
+    said = [
+        {"event": "user", "text": "is it from overuse"},
+        {"event": "bot", "text": "Overuse…", "metadata": {"answer": "causes.overuse"}},
+        {"event": "action", "name": "action_listen"},
+    ]
+    refers = "how long does that kind take to heal?"
+    events = [*said, {"event": "user", "text": refers}]
+    messages, _ = answer(tracker("ask_recovery_time", text=refers, events=events, topic="causes"))
+    assert answers_of(messages) == ["recovery.overuse"]
+    # "it" is BME itself: the question is the general one, which asks for the cause
+    plain = "how long does it take to heal?"
+    events = [*said, {"event": "user", "text": plain}]
+    messages, _ = answer(tracker("ask_recovery_time", text=plain, events=events, topic="causes"))
+    assert answers_of(messages) == ["recovery"]
+
+
 def test_an_item_answer_starts_with_the_item_and_offers_the_rest_of_its_list():
     messages, _ = answer(tracker("ask_cause", {"cause": "avascular_necrosis"}, text="does sickle cell raise the risk?"))
     assert text_of(messages).startswith("Avascular necrosis (AVN)")
