@@ -39,10 +39,11 @@ from bot.safety.red_flags import RedFlagDetector, detector
 
 # The least confidence at which the classifier alone sends a message that names no warning sign
 # at all to urgent care. Measured on every set (docs/safety.md): with no sign word, a red_flag
-# below 0.6 was a benign report every time ("pressing on my heel bone really hurts", "can't
-# sleep cos of the pain", 0.38–0.54), while the one red flag the detector missed ("suddenly
-# the pain is so bad I can't put the foot down") scored 0.89.
-ALONE_MIN_CONFIDENCE = 0.6
+# below 0.8 was a benign report every time ("pressing on my heel bone really hurts", "shin
+# bone", "I overdid it at bootcamp, both shins feel sore and heavy", 0.38–0.74), while the one
+# red flag the detector missed ("suddenly the pain is so bad I can't put the foot down") scored
+# 0.89, and no red flag of any set since has needed the classifier alone.
+ALONE_MIN_CONFIDENCE = 0.8
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)

@@ -372,7 +372,7 @@ class RedFlagDetector:
         over = []
         for i, (ent, finding) in enumerate(zip(ents, findings, strict=True)):
             clause = clauses.span(clauses.index(ent.start))
-            before = f" {' '.join(t.lower_ for t in doc[clause.start : ent.start])} "
+            before = f" {' '.join(t.lower_ for t in doc[clause.start : ent.end - 1])} "  # "i felt a bit warm"
             in_past_tense = any(f" {word} " in before for word in self._past_tense)
             denied_later = any(
                 later.negated
