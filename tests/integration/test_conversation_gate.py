@@ -14,7 +14,16 @@ import pytest
 from bot.settings import MODEL, ROOT
 from tools import evaluate_conversations
 
-MIN_RIGHT = {"set1": 0.95, "set2": 0.93, "probe1": 0.87, "set3": 0.94, "set4": 0.95, "set5": 0.93, "set6": 0.95, "set7": 0.96}
+MIN_RIGHT = {
+    "set1": 0.95,
+    "set2": 0.93,
+    "probe1": 0.87,
+    "set3": 0.94,
+    "set4": 0.95,
+    "set5": 0.93,
+    "set6": 0.95,
+    "set7": 0.96,
+}
 BLIND = ROOT / "tests" / "blind"
 
 
