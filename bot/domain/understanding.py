@@ -58,6 +58,19 @@ _DOSE = re.compile(
 # Things "what is X?" asks about, rather than about BME itself.
 _DEFINABLE = {"cause", "modality", "treatment", "shoe", "mri_pattern"}
 # "Beyond rest and physio, what else?": the items named are the ones the user already knows.
+# "Does every case of BME need treating?": Dr Kim's point in the article is that not all does.
+_EVERY_CASE_TREATED = re.compile(
+    r"^(?=.*\b(?:every|everyone|everybody|all|always|each)\b)(?=.*\bneed)(?=.*\btreat)", re.IGNORECASE | re.DOTALL
+)
+_ANSWERED_BY_KIM = {"ask_treatment", "faq_heal_on_own", "ask_expert_views", "ask_nature", "faq_is_serious"}
+# "does BME show up on an X-ray?", "can an x-ray see it?": whether an X-ray shows BME, the
+# myth; "what does an X-ray show?" or "why an X-ray first?" ask what X-rays are for.
+_ASKS_IF_AN_XRAY_SHOWS_IT = re.compile(
+    r"\b(?:bme|it|edema|oedema|marrow|this|swelling)\b\s+(?:\w+\s+){0,3}?(?:show|shows|seen|see|visible|detected|picked|appear)"
+    r"|\b(?:see|detect|pick up|spot|miss|catch)\s+(?:\w+\s+){0,2}?(?:bme|it|edema|oedema)\b",
+    re.IGNORECASE,
+)
+
 _EXCLUDING = re.compile(
     r"\b(beyond|besides|other than|apart from|aside from|except|instead of|rather than|not working|"
     r"isn'?t working|aren'?t working|doesn'?t work|don'?t work|didn'?t work|did not work|does not work|"
@@ -273,6 +286,18 @@ def _named_in_the_question(part: Part) -> tuple[Entity, ...]:
     return tuple(e for e in part.entities if part.start + start <= e.start and e.end <= part.start + end)
 
 
+UNLISTED = "unlisted"  # the vocabulary's kind for what the article never mentions
+
+
+def _names_only_the_unlisted(part: Part) -> bool:
+    """The question names something the article never mentions ("is BME hereditary?", "does
+    acupuncture help?") and nothing of the article's beside it but a place ("is physio better
+    than massage?" is still about physiotherapy, "sickle cell is genetic, does it raise the
+    risk?" about AVN)."""
+    kinds = {e.entity for e in part.entities}
+    return UNLISTED in kinds and kinds <= {UNLISTED, "location"} and (part.intent or "") not in CONVERSATION
+
+
 def decide(
     part: Part, previous_topic: str | None, kb: Knowledge | None = None, location: str | None = None
 ) -> Decision:
@@ -281,6 +306,8 @@ def decide(
     kb = kb or knowledge()
     if _DOSE.search(part.text):
         return Decision(responses=(OUT_OF_SCOPE,))  # never a dose: the article gives none
+    if _names_only_the_unlisted(part):
+        return Decision(responses=(OUT_OF_SCOPE,))  # "does acupuncture help?": the article is silent
     part = _excluding(part)
     intent = part.intent or FALLBACK_INTENT
     if intent == "ask_red_flags" and not part.names_a_sign and part.entities:
@@ -289,6 +316,13 @@ def decide(
         intent = "inform"
     if intent == "faq_is_serious" and part.asks_about_a_sign:
         intent = "ask_red_flags"  # "should I be worried if the area feels warm?": the warning signs
+    if intent in _ANSWERED_BY_KIM and _EVERY_CASE_TREATED.search(part.text):
+        return Decision((Pick("experts.kim"),))
+    if intent == "myth_xray" and not _ASKS_IF_AN_XRAY_SHOWS_IT.search(part.text):
+        return Decision((Pick("imaging.xray"),))  # "what does an x-ray show?"
+    kinds = {e.entity for e in part.entities}
+    if intent == "ask_locations" and "cause" in kinds and "location" not in kinds:
+        intent = "ask_cause"  # "is it common in dancers?": who gets it, the cause
     entities = _named_in_the_question(part) if intent == "ask_definition" else part.entities
     answers = _answer_for_intent(intent, entities, kb, location)
     if answers:

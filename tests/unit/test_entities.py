@@ -61,6 +61,10 @@ def entities(nlp, text: str) -> set:
         ("a cortisone shot", {("treatment", "corticosteroid_injection")}),
         ("can I take nurofen", {("treatment", "nsaids")}),
         ("what is bone marrow edema", set()),
+        # what the article never mentions is named, so it can be told so
+        ("would acupuncture or CBD oil help", {("unlisted", "acupuncture"), ("unlisted", "cannabis")}),
+        ("is it hereditary", {("unlisted", "heredity")}),
+        ("my physio has an ultrasound machine", {("modality", "ultrasound")}),  # a person, not therapy
     ],
 )
 def test_lay_words_plurals_and_typos_map_to_canonical_values(nlp, text, expected):

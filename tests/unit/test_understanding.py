@@ -280,3 +280,35 @@ def test_a_question_that_names_nothing_borrows_what_its_list_can_use():
 def test_a_fragment_beside_a_typed_answer_adds_nothing():
     decisions = decide_all([part("the nuclear one?", "nlu_fallback", 0.5)], "diagnosis", given=["imaging.bone_scan"])
     assert decisions == []
+
+
+def test_whether_every_case_needs_treating_is_dr_kims_point():
+    assert answers(decide(part("does every case of BME need treating?", "ask_treatment"), None)) == ["experts.kim"]
+    assert answers(decide(part("is treatment always needed?", "faq_heal_on_own"), None)) == ["experts.kim"]
+    assert answers(decide(part("does BME need treatment?", "faq_heal_on_own"), None)) == ["faq.heal_on_own"]
+
+
+def test_what_an_x_ray_is_for_is_not_the_myth_that_it_shows_bme():
+    assert answers(decide(part("why x-ray me first?", "myth_xray", modality="xray"), None)) == ["imaging.xray"]
+    assert answers(decide(part("will it show up on an x-ray?", "myth_xray", modality="xray"), None)) == ["myths.xray"]
+    assert answers(decide(part("can an xray pick up bme", "myth_xray", modality="xray"), None)) == ["myths.xray"]
+
+
+def test_who_gets_it_most_is_a_question_about_the_cause():
+    common = part("is it common in ballet dancers?", "ask_locations", cause="overuse")
+    assert answers(decide(common, None)) == ["causes.overuse"]
+    assert answers(decide(part("is it common in the knee?", "ask_locations", location="knee"), None)) == ["locations"]
+
+
+def test_what_the_article_never_mentions_is_told_so_not_guessed_at():
+    silent = decide(part("would cupping help?", "ask_treatment", unlisted="cupping"), None)
+    assert silent.picks == () and silent.responses == ("out_of_scope",)
+    # beside something the article covers, that is answered
+    beside = part(
+        "is physio better than a massage?", "ask_treatment", treatment="physical_therapy", unlisted="manual_therapy"
+    )
+    assert answers(decide(beside, None)) == ["treatment.physical_therapy"]
+    genetic = part(
+        "sickle cell is genetic, does it raise the risk?", "ask_cause", cause="avascular_necrosis", unlisted="heredity"
+    )
+    assert answers(decide(genetic, None)) == ["causes.avascular_necrosis"]
