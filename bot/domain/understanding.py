@@ -263,11 +263,30 @@ def _excluding(part: Part) -> Part:
     if _FIRST_LINE.search(part.text):  # however unsure the classifier was
         return replace(part, intent="ask_advanced_treatment", confidence=max(part.confidence, CLEAR_CONFIDENCE))
     topic = BY_INTENT.get(part.intent or "")
-    if topic is None or not any(e.entity in topic.entities for e in part.entities):
+    if topic is None:
         return part
+    aside = [e for e in part.entities if e.entity in topic.entities and _set_aside(part, e)]
+    if not aside:
+        return part  # "deep inside the bone rather than on the surface?" sets none of the list aside
     intent = "ask_advanced_treatment" if topic.name == "treatment" else part.intent
-    kept = tuple(e for e in part.entities if e.entity not in topic.entities)
+    kept = tuple(e for e in part.entities if e not in aside)
     return replace(part, intent=intent, entities=kept)
+
+
+# Cues that name what they set aside after them ("instead of physio"); the others say it of
+# what came before ("rest and physio aren't working").
+_ASIDE_AFTER = {"beyond", "besides", "other than", "apart from", "aside from", "except", "instead of", "rather than"}
+
+
+def _set_aside(part: Part, entity: Entity) -> bool:
+    start = entity.start - part.start
+    for cue in _EXCLUDING.finditer(part.text):
+        if cue.group(1).lower() in _ASIDE_AFTER:
+            if cue.end() <= start:
+                return True
+        elif start < cue.start():
+            return True
+    return False
 
 
 _CLAUSE_START = re.compile(r"[,;:]\s*|\.{2,}\s*|…\s*")
@@ -287,6 +306,15 @@ def _named_in_the_question(part: Part) -> tuple[Entity, ...]:
 
 
 UNLISTED = "unlisted"  # the vocabulary's kind for what the article never mentions
+
+
+def _names_a_walking_aid(part: Part) -> bool:
+    """Crutches, a cane or a walking stick, not the verb in "should I stick to walking?"."""
+    return any(
+        (e.entity, e.value) == ("treatment", "crutches")
+        and part.text[e.start - part.start : e.end - part.start].lower() != "stick"
+        for e in part.entities
+    )
 
 
 def _names_only_the_unlisted(part: Part) -> bool:
@@ -320,6 +348,8 @@ def decide(
         return Decision((Pick("experts.kim"),))
     if intent == "myth_xray" and not _ASKS_IF_AN_XRAY_SHOWS_IT.search(part.text):
         return Decision((Pick("imaging.xray"),))  # "what does an x-ray show?"
+    if intent == "faq_walking" and _names_a_walking_aid(part):
+        return Decision((Pick("treatment.crutches"),))  # "can I use a walking stick?": the walking aid
     kinds = {e.entity for e in part.entities}
     if intent == "ask_locations" and "cause" in kinds and "location" not in kinds:
         intent = "ask_cause"  # "is it common in dancers?": who gets it, the cause

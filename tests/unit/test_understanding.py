@@ -312,3 +312,16 @@ def test_what_the_article_never_mentions_is_told_so_not_guessed_at():
         "sickle cell is genetic, does it raise the risk?", "ask_cause", cause="avascular_necrosis", unlisted="heredity"
     )
     assert answers(decide(genetic, None)) == ["causes.avascular_necrosis"]
+
+
+def test_a_walking_aid_is_the_crutches_item_and_the_verb_stick_is_not():
+    aid = Part("can I use a walking stick?", "faq_walking", 0.9, (Entity("treatment", "crutches", 11, 24),))
+    assert answers(decide(aid, None)) == ["treatment.crutches"]
+    verb = Part("should I stick to walking?", "faq_walking", 0.9, (Entity("treatment", "crutches", 9, 14),))
+    assert answers(decide(verb, None)) == ["faq.walking"]
+
+
+def test_only_what_a_cue_sets_aside_leaves_the_list():
+    text = "is the pain deep inside the bone rather than on the surface?"
+    deep = Part(text, "ask_symptoms", 0.9, (Entity("symptom", "deep_pain", 17, 32),))
+    assert answers(decide(deep, None)) == ["symptoms.deep_pain"]
