@@ -305,6 +305,7 @@ def _named_in_the_question(part: Part) -> tuple[Entity, ...]:
     return tuple(e for e in part.entities if part.start + start <= e.start and e.end <= part.start + end)
 
 
+_WHAT_IF = re.compile(r"\bif\b", re.IGNORECASE)
 UNLISTED = "unlisted"  # the vocabulary's kind for what the article never mentions
 
 
@@ -338,7 +339,7 @@ def decide(
         return Decision(responses=(OUT_OF_SCOPE,))  # "does acupuncture help?": the article is silent
     part = _excluding(part)
     intent = part.intent or FALLBACK_INTENT
-    if intent == "ask_red_flags" and not part.names_a_sign and part.entities:
+    if intent == "ask_red_flags" and not part.names_a_sign and part.entities and _WHAT_IF.search(part.text):
         # "what if it's a stress fracture?", "what if it were my shoulder?": a what-if about an
         # item, not about a warning sign.
         intent = "inform"

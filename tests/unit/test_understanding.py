@@ -325,3 +325,10 @@ def test_only_what_a_cue_sets_aside_leaves_the_list():
     text = "is the pain deep inside the bone rather than on the surface?"
     deep = Part(text, "ask_symptoms", 0.9, (Entity("symptom", "deep_pain", 17, 32),))
     assert answers(decide(deep, None)) == ["symptoms.deep_pain"]
+
+
+def test_a_question_about_the_warning_signs_after_a_story_naming_a_cause_gets_the_signs():
+    story = part(
+        "our clinic sees lots of runners. what do you tell people about red flags?", "ask_red_flags", cause="overuse"
+    )
+    assert answers(decide(story, None)) == ["red_flags"]
