@@ -62,12 +62,21 @@ _DEFINABLE = {"cause", "modality", "treatment", "shoe", "mri_pattern"}
 _EVERY_CASE_TREATED = re.compile(
     r"^(?=.*\b(?:every|everyone|everybody|all|always|each)\b)(?=.*\bneed)(?=.*\btreat)", re.IGNORECASE | re.DOTALL
 )
-_ANSWERED_BY_KIM = {"ask_treatment", "faq_heal_on_own", "ask_expert_views", "ask_nature", "faq_is_serious"}
+_ANSWERED_BY_KIM = {
+    "ask_treatment",
+    "faq_heal_on_own",
+    "ask_expert_views",
+    "ask_nature",
+    "faq_is_serious",
+    FALLBACK_INTENT,
+}
 # "does BME show up on an X-ray?", "can an x-ray see it?": whether an X-ray shows BME, the
 # myth; "what does an X-ray show?" or "why an X-ray first?" ask what X-rays are for.
 _ASKS_IF_AN_XRAY_SHOWS_IT = re.compile(
     r"\b(?:bme|it|edema|oedema|marrow|this|swelling)\b\s+(?:\w+\s+){0,3}?(?:show|shows|seen|see|visible|detected|picked|appear)"
-    r"|\b(?:see|detect|pick up|spot|miss|catch)\s+(?:\w+\s+){0,2}?(?:bme|it|edema|oedema)\b",
+    r"|\b(?:see|detect|pick up|spot|miss|catch)\s+(?:\w+\s+){0,2}?(?:bme|it|edema|oedema)\b"
+    r"|\bshows?\s+(?:up\s+)?(?:the\s+)?(?:bme|it|edema|oedema|bone marrow|marrow)\b"
+    r"|x-?\s?rays?\b[^?]*\b(?:normal|clear|nothing)\b",
     re.IGNORECASE,
 )
 
@@ -305,6 +314,14 @@ def _named_in_the_question(part: Part) -> tuple[Entity, ...]:
     return tuple(e for e in part.entities if part.start + start <= e.start and e.end <= part.start + end)
 
 
+_ASKS_IF_URGENT = re.compile(
+    r"\b(?:emergency|urgent|a&e|a and e|er|e\.r\.|hospital|worr\w*|concern\w*|serious|dangerous|red flag|"
+    r"warning sign|mean|means)\b",
+    re.IGNORECASE,
+)
+_ONLY_WHAT_IS_THAT = re.compile(r"^\W*(?:so\s+|and\s+)?what(?:'s|s| is)\s+(?:that|this|it)\W*$", re.IGNORECASE)
+# "What are the usual causes of this?" asks for the list, whatever cause a story before named.
+_THE_CAUSES = re.compile(r"\b(?:the|usual|common|main|possible|other|all)\s+causes\b", re.IGNORECASE)
 _WHAT_IF = re.compile(r"\bif\b", re.IGNORECASE)
 UNLISTED = "unlisted"  # the vocabulary's kind for what the article never mentions
 
@@ -343,14 +360,19 @@ def decide(
         # "what if it's a stress fracture?", "what if it were my shoulder?": a what-if about an
         # item, not about a warning sign.
         intent = "inform"
-    if intent == "faq_is_serious" and part.asks_about_a_sign:
-        intent = "ask_red_flags"  # "should I be worried if the area feels warm?": the warning signs
+    if part.asks_about_a_sign and (intent == "faq_is_serious" or _ASKS_IF_URGENT.search(part.text)):
+        # "should I be worried if the area feels warm?", "if my foot went red and swollen would
+        # that be an emergency?": the warning signs
+        intent = "ask_red_flags"
     if intent in _ANSWERED_BY_KIM and _EVERY_CASE_TREATED.search(part.text):
         return Decision((Pick("experts.kim"),))
-    if intent == "myth_xray" and not _ASKS_IF_AN_XRAY_SHOWS_IT.search(part.text):
+    elliptical = len(part.text.split()) <= 3  # "can an x-ray?", "and xrays?"
+    if intent == "myth_xray" and not (elliptical or _ASKS_IF_AN_XRAY_SHOWS_IT.search(part.text)):
         return Decision((Pick("imaging.xray"),))  # "what does an x-ray show?"
     if intent == "faq_walking" and _names_a_walking_aid(part):
         return Decision((Pick("treatment.crutches"),))  # "can I use a walking stick?": the walking aid
+    if intent == "ask_cause" and _THE_CAUSES.search(part.text):
+        part = replace(part, entities=tuple(e for e in part.entities if e.entity != "cause"))  # the list
     kinds = {e.entity for e in part.entities}
     if intent == "ask_locations" and "cause" in kinds and "location" not in kinds:
         intent = "ask_cause"  # "is it common in dancers?": who gets it, the cause
@@ -408,6 +430,10 @@ def decide_all(
     given = set(given)
     answered_before = bool(given)  # a typed answer to the assistant's question, read already
     for part in parts:
+        if _ONLY_WHAT_IS_THAT.match(part.text) and any(d.picks for d in decisions):
+            # "…drilling a small hole to relieve pressure?? what is that": the item just answered
+            decisions.append(Decision())
+            continue
         topic = BY_INTENT.get(part.intent or "")
         names_nothing = topic is not None and not any(e.entity in topic.entities for e in part.entities)
         # "…, and should I wear a brace too?" is about the brace, not the knee before it.
@@ -421,9 +447,11 @@ def decide_all(
         given |= {pick.answer for pick in picks}
         decisions.append(Decision(picks, decision.clarify, decision.responses))
         named = part.entities or named
-    if len(parts) == 1 and parts[0].intent in SILENT and not (decisions[0].picks or decisions[0].responses):
-        # Small talk on its own (a "thanks" in reply to the assistant's question) is answered.
-        decisions = [Decision(responses=(SMALL_TALK[parts[0].intent or ""],))]
+    silent = parts and all(p.intent in SILENT for p in parts)
+    if silent and not any(d.picks or d.responses for d in decisions):
+        # Small talk on its own (a "thanks" in reply to the assistant's question, "ok cheers,
+        # that's all. bye") is answered, by its last part: never silence.
+        decisions = [Decision(responses=(SMALL_TALK[parts[-1].intent or ""],))]
     if answered_before or (len(decisions) > 1 and any(d.picks for d in decisions)):
         # In a message of several questions, a fragment nobody could place ("worth it?",
         # "what's that point to?") adds nothing beside the answers the rest got; a whole

@@ -217,6 +217,8 @@ class RedFlagDetector:
         ):
             self._timing.add(kind, list(tokenizer.pipe(sorted(set(phrases)))))
         self._worry_about = PhraseMatcher(self.nlp.vocab, attr="LOWER")
+        for kind in ("own_part", "comparisons", "other_illnesses"):
+            self._worry_about.add(kind, list(tokenizer.pipe(sorted(set(config[kind])))))
         self._worry_about.add("worry_about", list(tokenizer.pipe(sorted(set(config["worry_about"])))))
         self._hypothetical = PhraseMatcher(self.nlp.vocab, attr="LOWER")
         for kind in hypothetical.keys() - {"if_complements", "fronted"}:  # here_now too
@@ -368,7 +370,8 @@ class RedFlagDetector:
 
     def _denied_since(self, doc: Doc, ents: list[Span], findings: list[Finding], clauses: Clauses) -> list[Finding]:
         """ "my ankle was swollen when I sprained it, … no swelling now": a finding in the past
-        tense, and the same sign denied in a later clause, is over."""
+        tense, and the same sign denied in a later clause, is over; so is a fever in the past
+        tense that came with another illness ("had a cold with a temperature last week")."""
         over = []
         for i, (ent, finding) in enumerate(zip(ents, findings, strict=True)):
             clause = clauses.span(clauses.index(ent.start))
@@ -381,7 +384,10 @@ class RedFlagDetector:
                 and clauses.index(e.start) > clauses.index(ent.start)
                 for e, later in zip(ents[i + 1 :], findings[i + 1 :], strict=True)
             )
-            if finding.counts and in_past_tense and denied_later:
+            with_an_illness = finding.category == "fever" and any(
+                _within(p, clause) for p in self._phrases(doc, "other_illnesses")
+            )
+            if finding.counts and in_past_tense and (denied_later or with_an_illness):
                 finding = Finding(finding.category, finding.text, finding.negated, finding.reported, PAST)
             over.append(finding)
         return over
@@ -649,6 +655,13 @@ class RedFlagDetector:
                 return True
         return False
 
+    def _compares(self, doc: Doc, ent: Span, clauses: Clauses) -> bool:
+        """The sign is in a comparison ("…, like when an ankle swells up?") with no person in it."""
+        clause = clauses.span(clauses.index(ent.start))
+        before = [p for p in self._phrases(doc, "comparisons") if clause.start <= p.start < ent.start]
+        persons = [t for t in doc[clause.start : ent.end] if t.lower_ in self._anchors]
+        return bool(before) and not persons
+
     def _asks_whether_one_sign_is_a_worry(
         self, ent: Span, ents: list[Span], condition: Token, worry: list[Span]
     ) -> bool:
@@ -660,7 +673,8 @@ class RedFlagDetector:
         asks = any(c.sent.start == ent.sent.start and not condition.i <= c.start < ent.end for c in worry)
         # "is it bad if I have a fever?" says what the asker has
         has = any(t.lower_ in _POSSESSION for t in ent.doc[condition.i : ent.start])
-        return asks and len(signs) == 1 and not has
+        own = any(p.sent.start == ent.sent.start for p in self._phrases(ent.doc, "own_part"))
+        return asks and len(signs) == 1 and not has and not own
 
     def _is_possessive(self, cue: Span) -> bool:
         """ "my son's shin": an 's after a person is no "is"."""
@@ -703,12 +717,21 @@ class RedFlagDetector:
             return True
         index = clauses.index(ent.start)
         asked = self._is_asked(clauses, index)
+        if asked and self._asks_what_a_sign_would_mean(doc, ent, clauses):
+            return False
         general = asked and (clauses.has_general(sentence) or self._asks_what_a_sign_means(doc, ent, clauses))
         general = general or (asked and self._asks_whether_to_worry_about(doc, ent))
         anchors = [t.lower_ for t in sentence if t.lower_ in self._anchors and not self._is_generic_they(t)]
+        anchors += ["the sore" for p in self._phrases(doc, "own_part") if _within(p, sentence)]  # "the sore bone"
+        if self._compares(doc, ent, clauses):
+            return False  # "like when an ankle swells up"
         if any(not (general and a in self._askers) for a in anchors):
             return True
         return not asked
+
+    def _phrases(self, doc: Doc, kind: str) -> list[Span]:
+        """The message's phrases of one kind of the patterns file (own_part, comparisons…)."""
+        return [doc[start:end] for match, start, end in self._worry_about(doc) if self.nlp.vocab.strings[match] == kind]
 
     def _is_generic_they(self, token: Token) -> bool:
         """ "why do they call swelling a red flag?": "they" who say or call things, no one in pain."""
@@ -719,9 +742,20 @@ class RedFlagDetector:
         """ "do I need to worry about swelling if I have BME?": a sign named in general right after
         "worry about", and only the asker in the message. "Should I worry about my swelling?" and
         "…? I have swelling now" stay reports."""
-        right_after = any(end == ent.start for _, _, end in self._worry_about(doc))
+        right_after = any(p.end == ent.start for p in self._phrases(doc, "worry_about"))
         persons = [t for t in doc if t.lower_ in self._anchors and not self._is_generic_they(t)]
         return right_after and all(t.lower_ in self._askers for t in persons)
+
+    def _asks_what_a_sign_would_mean(self, doc: Doc, ent: Span, clauses: Clauses) -> bool:
+        """ "could a fever mean something worse is going on with my bone?": what a sign would mean,
+        the asker's bone only after it. A person before it, or in another sentence ("…? I have
+        one"), makes it a report."""
+        clause = clauses.span(clauses.index(ent.start))
+        means = ent.end < len(doc) and doc[ent.end].lower_ in _MEANS
+        if not (means and ent.start > clause.start and doc[ent.start - 1].lower_ in ("a", "an")):
+            return False
+        persons = [t for t in doc if t.lower_ in self._anchors]
+        return all(t.i >= ent.end and t.sent.start == ent.sent.start for t in persons)
 
     def _asks_what_a_sign_means(self, doc: Doc, ent: Span, clauses: Clauses) -> bool:
         """ "Does swelling mean I need to go to hospital?": a sign named in general (no "the",
@@ -754,6 +788,7 @@ _MODALS = {"should", "do", "does", "can", "could", "would", "will", "shall"}
 _PRONOUNS = {"i", "we", "you", "he", "she", "they"}
 
 # Words that make a named sign a particular one: "the swelling", "this redness".
+_MEANS = {"mean", "means", "indicate", "indicates", "signal", "signals", "suggest", "suggests"}
 _SPECIFIC = {"the", "this", "that", "these", "those", "any", "some", "a", "an"}
 
 # A number that may be a temperature, with an optional unit stuck to it: "38.5", "38,5c", "101f".

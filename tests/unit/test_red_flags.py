@@ -157,6 +157,8 @@ def test_questions_are_told_apart_clause_by_clause(text, categories):
         "does redness over the bone mean we should go to A&E?",
         "should I worry about fever if I have BME?",  # worry about a sign in general
         "Why do they call redness a warning sign?",  # "they" who call things, no one in pain
+        "is BME a kind of swelling in the marrow, like when a wrist swells up?",  # a comparison
+        "could a fever mean an infection is going on in my bone?",  # what a sign would mean
     ],
 )
 def test_general_questions_in_several_clauses_do_not_fire(text):
@@ -170,6 +172,8 @@ def test_a_general_question_about_someones_sign_is_a_report():
     assert detector().assess("Does the swelling mean I need to go to hospital?").fires
     assert detector().assess("does fever mean I should see a doctor? I have one now").fires
     assert detector().assess("should I worry about my swelling?").fires
+    assert detector().assess("could a fever mean something worse? I've got one").fires
+    assert detector().assess("I had flu last week and now I have a fever and my shin aches").fires
     assert detector().assess("why do they hurt so much and look red?").fires  # "they" in pain
 
 
@@ -200,6 +204,8 @@ def test_a_general_question_about_someones_sign_is_a_report():
         # said in the past tense, then denied now
         "her knee was red after the fall, the scan found BME, there's no redness now though",
         "I felt feverish on Sunday, but the thermometer says normal, the heel is just achy",
+        # a fever that came with another illness, said in the past
+        "had flu with a temperature last week, the foot feels the same as ever",
     ],
 )
 def test_signs_that_are_over_do_not_fire(text):
@@ -295,6 +301,8 @@ def test_imagined_signs_do_not_fire(text):
         ("is it bad if I've got a fever and my shin aches?", ["fever"]),
         ("should I be worried if my shin is red and swollen?", ["redness", "swelling"]),
         ("Is it normal if my ankle is hot right now?", ["redness"]),
+        # the asker's own sore part, named without "my", is theirs
+        ("would it be a worry if the skin over the painful shin is red?", ["redness"]),
     ],
 )
 def test_current_signs_beside_hypothetical_words_fire(text, categories):

@@ -332,3 +332,26 @@ def test_a_question_about_the_warning_signs_after_a_story_naming_a_cause_gets_th
         "our clinic sees lots of runners. what do you tell people about red flags?", "ask_red_flags", cause="overuse"
     )
     assert answers(decide(story, None)) == ["red_flags"]
+
+
+def test_small_talk_of_several_parts_is_still_answered():
+    bye = [part("ok cheers", "thank"), part("that's all, bye", "goodbye")]
+    assert [d.responses for d in decide_all(bye, None)] == [("goodbye",)]
+
+
+def test_what_is_that_after_an_item_adds_nothing():
+    asked = [
+        part("they mentioned drilling into the bone", "ask_advanced_treatment", treatment="core_decompression"),
+        part("what is that", "ask_definition"),
+    ]
+    assert [answers(d) for d in decide_all(asked, None)] == [["treatment.core_decompression"], []]
+
+
+def test_the_causes_in_the_plural_are_the_list_whatever_a_story_named():
+    story = part("she dances every day. what are the usual causes of this?", "ask_cause", cause="overuse")
+    assert answers(decide(story, None)) == ["causes"]
+
+
+def test_whether_a_sign_asked_about_is_an_emergency_gets_the_warning_signs():
+    imagined = Part("if my foot went red would that be an emergency?", "ask_shoes", 0.9, asks_about_a_sign=True)
+    assert answers(decide(imagined, None)) == ["red_flags"]
