@@ -166,11 +166,18 @@ def parts_of(message: dict[str, Any], *, join_lead_in: bool = True) -> list[Part
         intent = raw.get("intent") or {}
         start, end = raw.get("start", 0), raw.get("end", len(message.get("text") or ""))
         ranking = tuple((r["name"], float(r.get("confidence") or 0)) for r in raw.get("intent_ranking") or [])
+        name, confidence = intent.get("name"), float(intent.get("confidence") or 0)
+        if name == RED_FLAG_INTENT:
+            # The message did not go to urgent care (the action runs only then), so a part the
+            # classifier took for a red flag is answered as its next likeliest question.
+            name, confidence = next(
+                ((n, c) for n, c in ranking if n not in (RED_FLAG_INTENT, FALLBACK_INTENT)), (FALLBACK_INTENT, 0.0)
+            )
         parts.append(
             Part(
                 text=raw.get("text") or "",
-                intent=intent.get("name"),
-                confidence=float(intent.get("confidence") or 0),
+                intent=name,
+                confidence=confidence,
                 entities=tuple(e for e in entities if start <= e.start and e.end <= end),
                 ranking=ranking,
                 start=start,
@@ -319,6 +326,12 @@ _ASKS_IF_URGENT = re.compile(
     r"warning sign|mean|means)\b",
     re.IGNORECASE,
 )
+_ASKS_WHAT_FOR = re.compile(r"\b(?:point|purpose)\b|\bwhy (?:do|did|would|bother)\b", re.IGNORECASE)
+# "Can BME become a proper fracture if I keep running?": the stress fracture it can lead to, not
+# the myth that BME always is one.
+_BECOMES = re.compile(
+    r"\b(?:become|becomes|turn into|turns into|progress|progresses|lead to|leads to|develop into)\b", re.IGNORECASE
+)
 _ONLY_WHAT_IS_THAT = re.compile(r"^\W*(?:so\s+|and\s+)?what(?:'s|s| is)\s+(?:that|this|it)\W*$", re.IGNORECASE)
 # "What are the usual causes of this?" asks for the list, whatever cause a story before named.
 _THE_CAUSES = re.compile(r"\b(?:the|usual|common|main|possible|other|all)\s+causes\b", re.IGNORECASE)
@@ -344,6 +357,22 @@ def _names_only_the_unlisted(part: Part) -> bool:
     return UNLISTED in kinds and kinds <= {UNLISTED, "location"} and (part.intent or "") not in CONVERSATION
 
 
+# "…? what about long-term bisphosphonates?": the question before, asked again for a new value
+_WHAT_ABOUT = re.compile(r"^\W*(?:and\s+)?(?:what|how)\s+about\b", re.IGNORECASE)
+
+
+def _continued(part: Part, decisions: Sequence[Decision], kb: Knowledge) -> Decision | None:
+    """A "what about …?" after a question of the same message continues that question's list
+    ("does alcohol cause BME? what about long term bisphosphonates?" asks whether they cause
+    it), when what it names is an item of that list."""
+    before = next((d.picks[-1].answer for d in reversed(decisions) if d.picks), None)
+    topic = topic_of(before, kb) if before and _WHAT_ABOUT.match(part.text) else None
+    if topic is None:
+        return None
+    picks = [pick for e in part.entities if (pick := item_for(topic, e.entity, e.value, kb)) is not None]
+    return Decision((picks[0],)) if picks else None
+
+
 def decide(
     part: Part, previous_topic: str | None, kb: Knowledge | None = None, location: str | None = None
 ) -> Decision:
@@ -367,10 +396,13 @@ def decide(
     if intent in _ANSWERED_BY_KIM and _EVERY_CASE_TREATED.search(part.text):
         return Decision((Pick("experts.kim"),))
     elliptical = len(part.text.split()) <= 3  # "can an x-ray?", "and xrays?"
-    if intent == "myth_xray" and not (elliptical or _ASKS_IF_AN_XRAY_SHOWS_IT.search(part.text)):
+    purpose = _ASKS_WHAT_FOR.search(part.text)  # "what's the point of an x-ray if it doesn't show it?"
+    if intent == "myth_xray" and (purpose or not (elliptical or _ASKS_IF_AN_XRAY_SHOWS_IT.search(part.text))):
         return Decision((Pick("imaging.xray"),))  # "what does an x-ray show?"
     if intent == "faq_walking" and _names_a_walking_aid(part):
         return Decision((Pick("treatment.crutches"),))  # "can I use a walking stick?": the walking aid
+    if intent == "myth_always_fracture" and _BECOMES.search(part.text):
+        return Decision((Pick("causes.stress_fracture"),))  # "could it become a stress fracture?"
     if intent == "ask_cause" and _THE_CAUSES.search(part.text):
         part = replace(part, entities=tuple(e for e in part.entities if e.entity != "cause"))  # the list
     kinds = {e.entity for e in part.entities}
@@ -442,7 +474,7 @@ def decide_all(
         borrowed = tuple(e for e in named if topic is not None and item_for(topic, e.entity, e.value, kb))
         if names_nothing and borrowed and not names_an_item:
             part = replace(part, entities=borrowed)
-        decision = decide(part, previous_topic, kb, location)
+        decision = _continued(part, decisions, kb) or decide(part, previous_topic, kb, location)
         picks = tuple(pick for pick in decision.picks if pick.answer not in given)
         given |= {pick.answer for pick in picks}
         decisions.append(Decision(picks, decision.clarify, decision.responses))
@@ -464,6 +496,11 @@ def decide_all(
             or (OUT_OF_SCOPE in d.responses and _whole_question(part))
             or not (d.clarify or OUT_OF_SCOPE in d.responses)
         ]
+    if parts and not answered_before and not any(d.picks or d.responses or d.clarify for d in decisions):
+        # Never silence: a message none of whose parts got an answer ("…it's a 3/10. nothing
+        # visible.") gets the likeliest answers for its first part that is no small talk.
+        lead = next((p for p in parts if p.intent not in SILENT), parts[0])
+        decisions = [_unsure(lead, kb)]
     return decisions
 
 

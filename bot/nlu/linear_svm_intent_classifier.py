@@ -238,6 +238,8 @@ class LinearSvmIntentClassifier(GraphComponent, IntentClassifier):
         start, end = asked[0]
         ranking = self._rank([text[start:end]])[0]
         whole = message.get(INTENT_RANKING_KEY) or [{PREDICTED_CONFIDENCE_KEY: 0.0}]
+        if ranking[0][INTENT_NAME_KEY] in _NOT_A_LEAD:
+            return  # "My mate says I should stay in bed. Is that right?" is no "yes"
         if ranking[0][PREDICTED_CONFIDENCE_KEY] > whole[0][PREDICTED_CONFIDENCE_KEY]:
             message.set(INTENT, ranking[0], add_to_output=True)
             message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)

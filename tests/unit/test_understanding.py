@@ -7,7 +7,7 @@ import pytest
 
 from bot.domain.message_parts import candidate_parts
 from bot.domain.topics import Pick, payload_for
-from bot.domain.understanding import Entity, Part, decide, decide_all, named_by, read_choice
+from bot.domain.understanding import Entity, Part, decide, decide_all, named_by, parts_of, read_choice
 
 
 def part(text: str, intent: str | None, confidence: float = 0.9, **entities: str) -> Part:
@@ -355,3 +355,28 @@ def test_the_causes_in_the_plural_are_the_list_whatever_a_story_named():
 def test_whether_a_sign_asked_about_is_an_emergency_gets_the_warning_signs():
     imagined = Part("if my foot went red would that be an emergency?", "ask_shoes", 0.9, asks_about_a_sign=True)
     assert answers(decide(imagined, None)) == ["red_flags"]
+
+
+def test_what_about_continues_the_list_of_the_question_before_it():
+    asked = [
+        part("does alcohol cause BME?", "ask_cause", cause="avascular_necrosis"),
+        part("what about long term bisphosphonates?", "ask_treatment", treatment="bisphosphonates"),
+    ]
+    assert [answers(d) for d in decide_all(asked, None)] == [["causes.avascular_necrosis"], ["causes.medication"]]
+
+
+def test_a_message_nobody_could_place_is_never_met_with_silence():
+    unplaced = [part("my foot has been sore for two weeks, 3/10", "red_flag", 0.5), part("nothing visible.", "deny")]
+    decision = decide_all(unplaced, None)[0]
+    assert decision.picks or decision.clarify or decision.responses
+
+
+def test_a_part_taken_for_a_red_flag_in_a_message_not_sent_to_urgent_care_is_its_next_likeliest_question():
+    ranking = [{"name": "red_flag", "confidence": 0.54}, {"name": "describe_symptoms", "confidence": 0.3}]
+    raw = {"text": "sore for two weeks", "intent": ranking[0], "intent_ranking": ranking, "start": 0, "end": 18}
+    message = {
+        "text": "sore for two weeks. fine otherwise",
+        "intent": {"name": "describe_symptoms"},
+        "parts": [raw, raw],
+    }
+    assert [p.intent for p in parts_of(message)] == ["describe_symptoms", "describe_symptoms"]
