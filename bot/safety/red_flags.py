@@ -25,7 +25,10 @@ it opens with a question word, after fillers like "so" or "ok"; a subordinate cl
 for the FAQ; "my ankle is swollen", "ankle swollen, fever 38", "feverish and shivery with a
 painful tibia, is that a worry?" (a statement, then a question) and "feel a bit feverish
 maybe?" (a statement ending in "?") are reports. In a question about the signs "in general",
-the asker's own "I" is no person the sign is about.
+the asker's own "I" is no person the sign is about, nor is a "they" who call or say things;
+"the sore bone" or "the painful shin" is the asker's own, as "my" is. A sign in a comparison
+("like when an ankle swells up") or in what a sign would mean ("could a fever mean something
+worse is going on with my bone?") is asked about, not reported.
 
 A finding also counts only when it is current. The past scope (cues in the patterns file under
 `past`) puts it in the past when its clause has a time cue ("last year", "back in", "years
@@ -36,7 +39,9 @@ nearest clause before with findings, across one sentence at most. When in doubt 
 current: present markers in its clause ("now", "today", "since", "is", "can't", "has been"),
 an onset against a time cue ("started two weeks ago"), ongoing markers in its sentence
 ("still", "again", "came back", "ever since") and negated resolutions ("hasn't gone away") keep
-it current, and "two days ago" or "last week" are recent, not past.
+it current, and "two days ago" or "last week" are recent, not past. A sign in the past tense
+that is denied later ("was swollen when I sprained it … no swelling now"), or a fever in the
+past tense with another illness ("had a cold with a temperature last week"), is over.
 
 The hypothetical scope (`hypothetical` in the patterns file) marks a finding imagined when its
 clause has, before it, a cue ("what if", "in case", "hypothetically", "were I to"; "suppose",
@@ -45,7 +50,11 @@ future cue ("if ... one day", "if I ever", "should the ankle ever swell"), or, i
 plain "if" followed by a change of state ("if my son gets a temperature, who do we call?", "if
 swelling appears, ..."; past forms only beside "would": "what would I do if it became
 severe?"). A stated "if" is a habit and stays a report ("if I walk on it, it swells up"), and
-so does a state after "if" ("what do I do if my knee is swollen?"): when in doubt, urgent.
+so does a state after "if" ("what do I do if my knee is swollen?"): when in doubt, urgent. But
+one sign after "if" in a question whether to worry ("should I be worried if the area feels
+warm?", "is it bad if I can't bear weight?") is imagined: the answer explains the signs and
+says to get seen at once if one is here. Having it ("if I have a fever"), several signs, or the
+asker's own sore part keep it a report.
 Present markers in the finding's clause ("right now", "today", "already") override, and make
 a question about the signs specific enough to be a report; so does saying afterwards that the
 imagined sign is here ("what if I get a fever? I've got one now").
