@@ -116,8 +116,9 @@ class ActionAnswer(Action):
         choice = read_choice(parts, topic) if replying and topic else None
         said: list[Reply] = []
         if choice is not None:  # the reply answers the assistant's question
-            said.append(reply(choice.pick))
-            say(dispatcher, said[-1])
+            for pick in (choice.pick, *choice.also):  # "ice and nsaids": each item chosen
+                said.append(reply(pick))
+                say(dispatcher, said[-1])
         else:
             parts = parts_of(tracker.latest_message)  # not an answer: every part is a question
         questions = [part for index, part in enumerate(parts) if choice is None or index != choice.part]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 _QUESTION_CUE = (
-    r"(?:how|what|which|when|where|why|who|whats|what's|can|could|do|does|did|is|are|will|would|should|"
+    r"(?:how|what|which|when|where|why|who|whats|what's|can|could|do|does|did|is|are|am|will|would|should|"
     r"may|might|any|r|wat|wot)\b"
 )
 # A sentence ends at ? or !, at a full stop followed by a space, or at an ellipsis ("knee
@@ -93,10 +93,16 @@ _INVERTED = re.compile(
 )
 
 
+# A phrase that qualifies the question before it: "does a walking stick count? for foot bme"
+_QUALIFIER = re.compile(r"^(?:for|in|on|with|at|re)\b", re.IGNORECASE)
+
+
 def _stands_alone(piece: str) -> bool:
     """A question ("…?", "how…", "can I…", "Two q's: does…", "ok, so how…", "…so am I healed"),
-    a request ("best shoes for knee bme") or a short phrase, not a statement."""
+    a request ("best shoes for knee bme") or a short phrase, not a statement nor a qualifier."""
     piece = _FILLERS.sub("", _LABEL.sub("", piece.strip()))
+    if _QUALIFIER.match(piece) and not piece.endswith("?"):
+        return False
     return (
         piece.endswith("?")
         or bool(_STARTS_LIKE_A_QUESTION.match(piece) or _REQUEST.match(piece) or _INVERTED.search(piece))

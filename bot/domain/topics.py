@@ -98,6 +98,8 @@ def item_for(topic: Topic, entity: str, value: str, kb: Knowledge | None = None)
     kb = kb or knowledge()
     if "cause" in topic.entities and (entity, value) in CAUSE_ALIASES:
         entity, value = "cause", CAUSE_ALIASES[(entity, value)]
+    elif "cause" in topic.entities and entity == "mri_pattern" and entity not in topic.entities:
+        entity = "cause"  # each MRI pattern is named after its cause ("the linear kind" heals as a stress fracture)
     if entity not in topic.entities:
         return None
     if topic.name == "shoes" and entity == "location":

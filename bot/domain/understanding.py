@@ -237,6 +237,14 @@ def _by_entities(entities: Sequence[Entity], kb: Knowledge, prefer: Topic | None
     return []
 
 
+# Causes whose own item says how BME with them is treated (content/knowledge.yml).
+_TREATED_WITH_THE_CAUSE = {"osteoarthritis", "inflammatory_arthritis"}
+
+
+def kinds_of(entities: Iterable[Entity]) -> set[str]:
+    return {e.entity for e in entities}
+
+
 def _answer_for_intent(
     intent: str, entities: Sequence[Entity], kb: Knowledge, location: str | None = None
 ) -> list[Pick]:
@@ -258,6 +266,10 @@ def _answer_for_intent(
         named = _picks_for(BY_NAME["treatment"], [e for e in entities if e.entity == "treatment"], kb)
         if named:
             return named
+    treated_with = [e for e in entities if e.entity == "cause" and e.value in _TREATED_WITH_THE_CAUSE]
+    if topic.name in ("treatment", "advanced_treatment") and treated_with and "treatment" not in kinds_of(entities):
+        # "How is BME managed with knee OA?": that cause's item says how (treating the OA itself)
+        return _picks_for(BY_NAME["causes"], treated_with[:1], kb)
     if topic.name == "shoes" and location and not any(e.entity in topic.entities for e in entities):
         entities = [*entities, Entity("location", location)]  # "which shoes then?" after "BME in my foot"
     long_bone = next((e.value for e in entities if e.entity == "location" and e.value in LONG_BONES), None)
@@ -336,6 +348,15 @@ _ONLY_WHAT_IS_THAT = re.compile(r"^\W*(?:so\s+|and\s+)?what(?:'s|s| is)\s+(?:tha
 # "What are the usual causes of this?" asks for the list, whatever cause a story before named.
 _THE_CAUSES = re.compile(r"\b(?:the|usual|common|main|possible|other|all)\s+causes\b", re.IGNORECASE)
 _WHAT_IF = re.compile(r"\bif\b", re.IGNORECASE)
+# "Is steroid use a risk for AVN?": the cause after "risk for" is the one asked about; the one
+# before it is among its risk factors.
+_RISK_FOR = re.compile(r"\brisks?(?:\s+factors?)?\s+(?:for|of)\b", re.IGNORECASE)
+# "I'm limping, is that part of this?": whether a symptom belongs to BME, the symptom's item
+_PART_OF_IT = re.compile(
+    r"\b(?:part of (?:this|it|bme|that)|(?:a|one of the) symptoms?\b|symptoms? of (?:this|it|bme)|"
+    r"normal (?:with|for) (?:this|it|bme)|to be expected|expected with)",
+    re.IGNORECASE,
+)
 UNLISTED = "unlisted"  # the vocabulary's kind for what the article never mentions
 
 
@@ -406,8 +427,17 @@ def decide(
     if intent == "ask_cause" and _THE_CAUSES.search(part.text):
         part = replace(part, entities=tuple(e for e in part.entities if e.entity != "cause"))  # the list
     kinds = {e.entity for e in part.entities}
-    if intent == "ask_locations" and "cause" in kinds and "location" not in kinds:
-        intent = "ask_cause"  # "is it common in dancers?": who gets it, the cause
+    causes = [e for e in part.entities if e.entity == "cause"]
+    risk_for = _RISK_FOR.search(part.text)
+    if intent == "ask_cause" and len({e.value for e in causes}) > 1 and risk_for:
+        after = part.start + risk_for.end()
+        part = replace(part, entities=tuple(e for e in part.entities if e.entity != "cause" or e.start >= after))
+    if "symptom" in kinds and _PART_OF_IT.search(part.text) and intent not in ("ask_red_flags", "symptom_check"):
+        intent = "ask_symptoms"  # "I'm walking with a bit of a limp, is that part of this?"
+    if intent == "ask_locations" and "cause" in kinds:
+        # "is it common in dancers?": who gets it, the cause; "is the femoral head the usual place
+        # for AVN?": the cause's item names its usual places
+        intent = "ask_cause"
     entities = _named_in_the_question(part) if intent == "ask_definition" else part.entities
     answers = _answer_for_intent(intent, entities, kb, location)
     if answers:
@@ -429,6 +459,11 @@ def decide(
         if picks:
             return Decision(tuple(picks))
         return Decision(responses=(OUT_OF_SCOPE,)) if intent == OUT_OF_SCOPE else _unsure(part, kb)
+    if intent in CONVERSATION and part.confidence < SURELY_OUT_OF_SCOPE:
+        # "why am I limping with this" is no "am I talking to a bot?": what it names is asked about
+        picks = _by_entities([e for e in part.entities if e.entity != "location"], kb)
+        if picks:
+            return Decision(tuple(picks))
     if intent in CONVERSATION:
         return Decision(responses=(CONVERSATION[intent],))
     return Decision()  # greet, thanks… inside a longer message: nothing to add
@@ -462,7 +497,7 @@ def decide_all(
     given = set(given)
     answered_before = bool(given)  # a typed answer to the assistant's question, read already
     for part in parts:
-        if _ONLY_WHAT_IS_THAT.match(part.text) and any(d.picks for d in decisions):
+        if any(d.picks for d in decisions) and (_ONLY_WHAT_IS_THAT.match(part.text) or _adds_nothing(part)):
             # "…drilling a small hole to relieve pressure?? what is that": the item just answered
             decisions.append(Decision())
             continue
@@ -472,7 +507,8 @@ def decide_all(
         names_an_item = any(e.entity in ITEM_KINDS for e in part.entities)
         # what the question's list can use: "…bisphosphonates…, and can they also cause it?"
         borrowed = tuple(e for e in named if topic is not None and item_for(topic, e.entity, e.value, kb))
-        if names_nothing and borrowed and not names_an_item:
+        chooses = _CHOOSES.match(part.text)  # "…x-ray show it? and if not, which scan does?": another one
+        if names_nothing and borrowed and not names_an_item and not chooses:
             part = replace(part, entities=borrowed)
         decision = _continued(part, decisions, kb) or decide(part, previous_topic, kb, location)
         picks = tuple(pick for pick in decision.picks if pick.answer not in given)
@@ -493,7 +529,7 @@ def decide_all(
             d
             for d, part in zip(decisions, parts, strict=True)
             if d.picks
-            or (OUT_OF_SCOPE in d.responses and _whole_question(part))
+            or (OUT_OF_SCOPE in d.responses and (_whole_question(part) or _DOSE.search(part.text)))
             or not (d.clarify or OUT_OF_SCOPE in d.responses)
         ]
     if parts and not answered_before and not any(d.picks or d.responses or d.clarify for d in decisions):
@@ -505,6 +541,18 @@ def decide_all(
 
 
 _WHOLE_QUESTION_WORDS = 4
+_CHOOSES = re.compile(r"^\W*(?:and\s+|so\s+|then\s+)?(?:which|what other)\b", re.IGNORECASE)
+# "…what do I do then": what to do about what the question before asked
+_WHAT_TO_DO = re.compile(
+    r"^\W*(?:and\s+|so\s+)?what (?:do|should|would|can) (?:i|we|you) do"
+    r"(?:\s+(?:then|now|next|in that case|about (?:it|that|this)))?\W*$",
+    re.IGNORECASE,
+)
+
+
+def _adds_nothing(part: Part) -> bool:
+    """ "what if my leg goes red? what do I do then": the answer just given says what to do."""
+    return bool(_WHAT_TO_DO.match(part.text)) and not part.entities
 
 
 def _whole_question(part: Part) -> bool:
@@ -644,20 +692,29 @@ class Choice:
 
     pick: Pick
     part: int | None
+    also: tuple[Pick, ...] = ()  # more items the reply chose ("ice and nsaids")
 
 
-def _chosen(part: Part, topic: Topic, items: Sequence[str], kb: Knowledge) -> Pick | None:
+# Items named as a list: "ice and nsaids", "physio, ice".
+_NOT = re.compile(r"\b(?:not|no|nor|isn't|wasn't|rather than)\b", re.IGNORECASE)
+_LIST_WORDS = 6
+_LISTED = re.compile(r"^[^.?!]*?\w\s*(?:,|&|\+|\band\b|\bplus\b)\s*\w[^.?!]*$", re.IGNORECASE)
+
+
+def _chosen(part: Part, topic: Topic, items: Sequence[str], kb: Knowledge) -> list[Pick]:
+    """The items a reply chooses from the list it was offered, in the order it names them."""
     long_bone = next((e.value for e in part.entities if e.entity == "location" and e.value in LONG_BONES), None)
     if topic.name == "shoes" and long_bone and len(part.entities) == 1:
-        return Pick("shoes", long_bone)
+        return [Pick("shoes", long_bone)]
     picks = _picks_for(topic, part.entities, kb)
     if picks:
-        return picks[0]
+        listed = _LISTED.search(part.text) and not _NOT.search(part.text) and len(part.text.split()) <= _LIST_WORDS
+        return picks if listed else picks[:1]  # "AVN from the steroids" is one, and "OA, not RA"
     position = _ordinal(part.text, len(items))
     if position is not None:
-        return Pick(items[position])
+        return [Pick(items[position])]
     titled = _by_title(part.text, items, kb) or _by_title_word(part.text, items, kb)
-    return Pick(titled) if titled else None
+    return [Pick(titled)] if titled else []
 
 
 def _statements(part: Part) -> list[Part]:
@@ -687,13 +744,13 @@ def read_choice(parts: Sequence[Part], topic_name: str, kb: Knowledge | None = N
     for index, part in enumerate(parts):
         ahead = [*_statements(part), *_leading_phrase(part)] if _asks_too(part) else []
         for piece in ahead:
-            pick = _chosen(piece, topic, items, kb)
-            if pick:
-                return Choice(pick, None)
+            picks = _chosen(piece, topic, items, kb)
+            if picks:
+                return Choice(picks[0], None, tuple(picks[1:]))
         if answers_the_question(part, topic):
-            pick = _chosen(part, topic, items, kb)
-            if pick:
-                return Choice(pick, index)
+            picks = _chosen(part, topic, items, kb)
+            if picks:
+                return Choice(picks[0], index, tuple(picks[1:]))
     return None
 
 

@@ -47,7 +47,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.svm import LinearSVC
 
 from bot.domain.message_parts import candidate_parts, is_a_question, sentence_spans
-from bot.domain.understanding import ITEM_KINDS
+from bot.domain.understanding import ITEM_KINDS, UNLISTED
 from bot.names import PARTS_KEY, WHOLE_KEY
 
 logger = logging.getLogger(__name__)
@@ -254,9 +254,17 @@ class LinearSvmIntentClassifier(GraphComponent, IntentClassifier):
         asks_for_the_check = ranking[0][INTENT_NAME_KEY] == "symptom_check"
         if ranking[0][PREDICTED_CONFIDENCE_KEY] >= self._config["part_confidence"] and not asks_for_the_check:
             return ranking
+        named = _named(message, span)
+        if UNLISTED in named and named <= {UNLISTED, "location"} and is_a_question(text[span[0] : span[1]]):
+            # "Should I take turmeric for it, and is ice worth doing?": the article is silent on
+            # turmeric, which the actions say, and the ice is answered beside it
+            return [
+                {INTENT_NAME_KEY: "out_of_scope", PREDICTED_CONFIDENCE_KEY: self._config["part_confidence"]},
+                *ranking,
+            ]
         # "…or do I need an MRI?" asks about the scan, not to check one's symptoms
         kinds = ITEM_KINDS | {"modality"} if asks_for_the_check else ITEM_KINDS
-        if not (_named(message, span) & kinds) or not is_a_question(text[span[0] : span[1]]):
+        if not (named & kinds) or not is_a_question(text[span[0] : span[1]]):
             return ranking
         return [{INTENT_NAME_KEY: "inform", PREDICTED_CONFIDENCE_KEY: self._config["part_confidence"]}, *ranking]
 

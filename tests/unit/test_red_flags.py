@@ -13,6 +13,7 @@ from bot.safety.red_flags import detector
         ("i cant wlak on my foot", ["weight"]),
         ("I haven't been able to walk since this morning", ["weight"]),
         ("sudden severe pain in my hip", ["weight"]),
+        ("i can't walk far, the pain is unbearable", ["weight"]),
         ("my knee is swolen and feels hot", ["redness", "swelling"]),
         ("ankle swollen and hot, fever 38.5", ["fever", "swelling"]),
         ("running a temp and my heel hurts", ["fever"]),
@@ -82,6 +83,8 @@ def test_words_beyond_the_listed_phrases_are_found(text, categories):
         "I'm 38 and my knee aches",  # a number without a unit is no reading
         "I bought the red Brooks Glycerin, are they good for my ankle?",  # a colour naming a thing
         "do pink trainers come in wide fit?",
+        "I can't walk far before the ache starts",  # a limit on distance, not an inability to bear weight
+        "I can't stand for long at work",
     ],
 )
 def test_look_alikes_are_not_signs(text):

@@ -380,3 +380,101 @@ def test_a_part_taken_for_a_red_flag_in_a_message_not_sent_to_urgent_care_is_its
         "parts": [raw, raw],
     }
     assert [p.intent for p in parts_of(message)] == ["describe_symptoms", "describe_symptoms"]
+
+
+@pytest.mark.parametrize(
+    ("text", "parts"),
+    [
+        (
+            "what should I avoid, and am I still allowed to swim?",
+            ["what should I avoid", "am I still allowed to swim?"],
+        ),
+        # a phrase after a question qualifies it: one question about the foot
+        ("does a walking stick count as offloading? for foot bme", None),
+    ],
+)
+def test_am_i_starts_a_question_and_a_qualifier_does_not(text, parts):
+    spans = candidate_parts(text)
+    assert [text[a:b] for a, b in spans] == (parts or [text])
+
+
+def test_a_risk_factor_question_is_about_the_cause_it_is_a_risk_for():
+    text = "My husband is on long term steroids. Is steroid use a risk for AVN?"
+    entities = tuple(
+        Entity("cause", value, text.index(word), text.index(word) + len(word))
+        for value, word in (("medication", "steroids"), ("medication", "steroid use"), ("avascular_necrosis", "AVN"))
+    )
+    assert answers(decide(Part(text, "ask_cause", 0.66, entities), None)) == ["causes.avascular_necrosis"]
+
+
+@pytest.mark.parametrize(
+    ("asked", "expected"),
+    [
+        (
+            part("I'm walking with a bit of a limp, is that part of this?", "faq_walking", 0.7, symptom="limp"),
+            "symptoms.limp",
+        ),
+        # an unsure "are you a bot?" that names a symptom asks about the symptom
+        (part("why am I limping with this", "bot_challenge", 0.52, symptom="limp"), "symptoms.limp"),
+        # how BME is treated with knee OA is said in the OA item
+        (
+            part("How is BME managed when it comes with knee osteoarthritis?", "ask_treatment", cause="osteoarthritis"),
+            "causes.osteoarthritis",
+        ),
+        (part("how is overuse BME treated?", "ask_treatment", cause="overuse"), "treatment"),
+    ],
+)
+def test_what_a_question_names_says_which_item_it_asks_about(asked, expected):
+    assert answers(decide(asked, None)) == [expected]
+
+
+def test_a_sure_bot_question_is_still_one():
+    assert decide(part("am I talking to a bot?", "bot_challenge", 0.9), None).responses == ("bot_challenge",)
+
+
+def test_that_kind_after_an_mri_pattern_is_its_cause():
+    first = part("what does the linear pattern mean on MRI", "ask_mri_patterns", mri_pattern="stress_fracture")
+    second = part("how long does that kind take to heal?", "ask_recovery_time")
+    decisions = decide_all([first, second], None)
+    assert [answers(d) for d in decisions] == [["mri_patterns.stress_fracture"], ["recovery.stress_fracture"]]
+
+
+def test_which_scan_after_an_x_ray_question_asks_for_another_scan():
+    first = part("will an x-ray show it?", "myth_xray", modality="xray")
+    second = part("which scan does?", "ask_imaging")
+    decisions = decide_all([first, second], None)
+    assert [answers(d) for d in decisions] == [["myths.xray"], ["diagnosis"]]
+
+
+def test_what_to_do_after_a_what_if_adds_nothing_and_a_dose_is_told_out_of_scope():
+    decisions = decide_all(
+        [part("What if my leg goes red and swollen?", "ask_red_flags"), part("what do I do then", "help", 0.6)], None
+    )
+    assert [a for d in decisions for a in (*answers(d), *d.responses, *d.clarify)] == ["red_flags"]
+    decisions = decide_all(
+        [
+            part("what are bisphosphonates used for with BME", "ask_advanced_treatment", treatment="bisphosphonates"),
+            part("what's the dosage?", "out_of_scope", 0.67),
+        ],
+        None,
+    )
+    assert [(answers(d), d.responses) for d in decisions] == [
+        (["treatment.bisphosphonates"], ()),
+        ([], ("out_of_scope",)),
+    ]
+
+
+def test_a_typed_list_chooses_each_item_and_a_story_chooses_one():
+    text = "ice and nsaids"
+    listed = Part(text, "nlu_fallback", 0.5, (Entity("treatment", "ice", 0, 3), Entity("treatment", "nsaids", 8, 14)))
+    choice = read_choice([listed], "treatment")
+    assert choice is not None and [p.answer for p in (choice.pick, *choice.also)] == [
+        "treatment.ice",
+        "treatment.nsaids",
+    ]
+    text = "avascular necrosis from the steroids I was on"
+    story = Part(
+        text, "inform", 0.6, (Entity("cause", "avascular_necrosis", 0, 18), Entity("cause", "medication", 28, 36))
+    )
+    choice = read_choice([story], "recovery")
+    assert choice is not None and choice.pick.answer == "recovery.avascular_necrosis" and choice.also == ()
