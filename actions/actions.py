@@ -26,6 +26,7 @@ from bot.domain import feedback, privacy, replies, symptom_check
 from bot.domain.replies import Reply, reply, title_of
 from bot.domain.topics import payload_for, topic_of
 from bot.domain.understanding import (
+    Decision,
     asks_something_else,
     decide_all,
     named_by,
@@ -86,6 +87,29 @@ def _clarify(dispatcher: CollectingDispatcher, offered: tuple[str, ...]) -> None
     dispatcher.utter_message(text=replies.DID_YOU_MEAN, buttons=buttons, answer="clarify")
 
 
+def _say_decisions(dispatcher: CollectingDispatcher, decisions: list[Decision]) -> list[Reply]:
+    """Says each question's answers in order; returns the knowledge answers said."""
+    said: list[Reply] = []
+    for decision in decisions:
+        for response in decision.responses:
+            dispatcher.utter_message(response=RESPONSES[response])
+        if decision.clarify:
+            _clarify(dispatcher, decision.clarify)
+        for pick in decision.picks:
+            said.append(reply(pick))
+            say(dispatcher, said[-1])
+    return said
+
+
+def _answer_asked_beside(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+    """Answers what a reply to the symptom check also asks ("no redness. also how long does it
+    take to heal?"): the check reads the "no", and the question is not lost."""
+    questions = [part for part in parts_of(tracker.latest_message) if asks_something_else(part)]
+    if questions:
+        topic, location = tracker.get_slot(TOPIC_SLOT), tracker.get_slot(LOCATION_SLOT)
+        _say_decisions(dispatcher, decide_all(questions, topic, location=location))
+
+
 class ActionSessionStart(Action):
     """Starts every conversation with one short welcome that carries the disclaimer.
 
@@ -126,14 +150,8 @@ class ActionAnswer(Action):
         named = named_by(choice.pick, topic) if choice is not None and topic else ()
         if not named and questions:
             named = referred_to(questions[0], _previous_answer(tracker))  # "how long does that take?"
-        for decision in decide_all(questions, topic, given=[r.answer for r in said], location=location, named=named):
-            for response in decision.responses:
-                dispatcher.utter_message(response=RESPONSES[response])
-            if decision.clarify:
-                _clarify(dispatcher, decision.clarify)
-            for pick in decision.picks:
-                said.append(reply(pick))
-                say(dispatcher, said[-1])
+        decisions = decide_all(questions, topic, given=[r.answer for r in said], location=location, named=named)
+        said += _say_decisions(dispatcher, decisions)
         return self._next_state(said, topic, replying, tracker.active_loop.get("name"))
 
     @staticmethod
@@ -191,6 +209,9 @@ def _answered_since_the_message(tracker: Tracker) -> bool:
 # --- the symptom check ----------------------------------------------------------------------
 
 
+_LAST_QUESTION = list(symptom_check.QUESTIONS)[-1]
+
+
 def _intent(message: dict[str, Any]) -> str | None:
     return (message.get("intent") or {}).get("name")
 
@@ -239,6 +260,8 @@ class ValidateSymptomCheckForm(FormValidationAction):
         )
         if answer is None:
             dispatcher.utter_message(text=replies.ANSWER_YES_OR_NO, answer="symptom_check.repeat")
+        elif answer is False and slot != _LAST_QUESTION:
+            _answer_asked_beside(dispatcher, tracker)  # before the next question (after the result, last)
         return {slot: answer}
 
     async def validate_rf_weight(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
@@ -315,6 +338,7 @@ class ActionSymptomCheckResult(Action):
             dispatcher.utter_message(response="utter_urgent_care")
         else:
             say(dispatcher, reply("symptom_check.clear"))
+            _answer_asked_beside(dispatcher, tracker)
         return [SlotSet(slot, None) for slot in symptom_check.QUESTIONS]
 
 

@@ -12,7 +12,8 @@ import re
 
 _QUESTION_CUE = (
     r"(?:how|what|which|when|where|why|who|whats|what's|can|could|do|does|did|is|are|am|will|would|should|"
-    r"may|might|any|r|wat|wot)\b"
+    # "…and tell me where it happens", not "…and tell me what I've got" (a reading of one's report)
+    r"may|might|any|r|wat|wot|tell me(?= (?:where|how|when|why|which|about))|explain|describe)\b"
 )
 # A sentence ends at ? or !, at a full stop followed by a space, or at an ellipsis ("knee
 # BME...can I take ibuprofen?").

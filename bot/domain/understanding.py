@@ -189,6 +189,7 @@ def parts_of(message: dict[str, Any], *, join_lead_in: bool = True) -> list[Part
 
 
 _ANAPHOR = re.compile(r"\b(it|its|that|this|they|them|those|these)\b", re.IGNORECASE)
+_WORTH_IT = re.compile(r"\bworth (?:it|doing|trying)\b", re.IGNORECASE)
 _LEAD_IN_WORDS = 6
 _BARE_LEAD_IN_WORDS = 2
 _ELLIPTICAL_WORDS = 5
@@ -208,7 +209,7 @@ def _is_lead_in(message: dict[str, Any], raw_parts: list[dict[str, Any]]) -> boo
 
     refers_back = bool(_ANAPHOR.search(question)) or len(question.split()) <= _ELLIPTICAL_WORDS
     if names(first) and names(second):  # "Hoka Kaha 2 - would that work for my ankle": "that" is the shoe
-        return bool(_ANAPHOR.search(question))
+        return bool(_ANAPHOR.search(_WORTH_IT.sub("", question)))  # "…and are orthotics worth it?" refers to no one
     # "scintigraphy - worth it?" names a thing; "treating bme - what actually works?" is as short
     return (names(first) or len(lead.split()) <= _BARE_LEAD_IN_WORDS) and not names(second) and refers_back
 
@@ -348,6 +349,7 @@ _ONLY_WHAT_IS_THAT = re.compile(r"^\W*(?:so\s+|and\s+)?what(?:'s|s| is)\s+(?:tha
 # "What are the usual causes of this?" asks for the list, whatever cause a story before named.
 _THE_CAUSES = re.compile(r"\b(?:the|usual|common|main|possible|other|all)\s+causes\b", re.IGNORECASE)
 _WHAT_IF = re.compile(r"\bif\b", re.IGNORECASE)
+_LOOKS_ON_A_SCAN = re.compile(r"\b(?:show|shows|showing|look|looks|appear|appears|pattern|seen)\b", re.IGNORECASE)
 # "Is steroid use a risk for AVN?": the cause after "risk for" is the one asked about; the one
 # before it is among its risk factors.
 _RISK_FOR = re.compile(r"\brisks?(?:\s+factors?)?\s+(?:for|of)\b", re.IGNORECASE)
@@ -406,9 +408,17 @@ def decide(
         return Decision(responses=(OUT_OF_SCOPE,))  # "does acupuncture help?": the article is silent
     part = _excluding(part)
     intent = part.intent or FALLBACK_INTENT
-    if intent == "ask_red_flags" and not part.names_a_sign and part.entities and _WHAT_IF.search(part.text):
+    previous = BY_NAME.get(previous_topic or "")
+    follows_up = previous is not None and all(e.entity in previous.entities for e in part.entities)
+    if (
+        intent == "ask_red_flags"
+        and not part.names_a_sign
+        and part.entities
+        and (_WHAT_IF.search(part.text) or follows_up)
+    ):
         # "what if it's a stress fracture?", "what if it were my shoulder?": a what-if about an
-        # item, not about a warning sign.
+        # item, not about a warning sign; "what would you suggest for the hip then?" after the
+        # shoe table asks for its hip row.
         intent = "inform"
     if part.asks_about_a_sign and (intent == "faq_is_serious" or _ASKS_IF_URGENT.search(part.text)):
         # "should I be worried if the area feels warm?", "if my foot went red and swollen would
@@ -434,6 +444,8 @@ def decide(
         part = replace(part, entities=tuple(e for e in part.entities if e.entity != "cause" or e.start >= after))
     if "symptom" in kinds and _PART_OF_IT.search(part.text) and intent not in ("ask_red_flags", "symptom_check"):
         intent = "ask_symptoms"  # "I'm walking with a bit of a limp, is that part of this?"
+    if intent == "ask_cause" and "modality" in kinds and _LOOKS_ON_A_SCAN.search(part.text):
+        intent = "ask_mri_patterns"  # "how does inflammatory arthritis show on MRI?": its pattern
     if intent == "ask_locations" and "cause" in kinds:
         # "is it common in dancers?": who gets it, the cause; "is the femoral head the usual place
         # for AVN?": the cause's item names its usual places

@@ -389,6 +389,29 @@ def test_the_check_ends_with_the_urgent_response_on_any_yes_and_the_all_clear_on
     assert answers_of(run(actions.ActionSymptomCheckResult(), no)[0]) == ["symptom_check.clear"]
 
 
+def test_a_question_beside_a_no_in_the_check_is_answered_and_the_check_goes_on():
+    text = "no. also how long does it take to heal?"
+    parts = [
+        {"text": "no.", "start": 0, "end": 3, "intent": {"name": "deny", "confidence": 0.9}},
+        {
+            "text": "also how long does it take to heal?",
+            "start": 4,
+            "end": len(text),
+            "intent": {"name": "ask_recovery_time", "confidence": 0.9},
+        },
+    ]
+    t = tracker("deny", text=text, parts=parts, active_loop="symptom_check_form", requested_slot="rf_fever")
+    dispatcher = CollectingDispatcher()
+    slots = asyncio.run(actions.ValidateSymptomCheckForm().validate_rf_fever(text, dispatcher, t, DOMAIN))
+    assert slots == {"rf_fever": False} and answers_of(dispatcher.messages) == ["recovery"]
+    # after the last question, the question is answered after the all-clear
+    done = tracker("deny", text=text, parts=parts, rf_weight=False, rf_fever=False, rf_swelling=False, rf_redness=False)
+    assert answers_of(run(actions.ActionSymptomCheckResult(), done)[0]) == ["symptom_check.clear", "recovery"]
+    # a yes is urgent care and nothing else
+    yes = tracker("affirm", text="yes. how long does it take to heal?", parts=parts, rf_fever=True)
+    assert answers_of(run(actions.ActionSymptomCheckResult(), yes)[0]) == ["utter_urgent_care"]
+
+
 def test_buttons_send_messages_the_assistant_understands():
     """Every button payload is an intent of the domain, with entities of the domain."""
     messages, _ = answer(tracker("ask_cause"))

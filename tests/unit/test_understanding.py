@@ -8,6 +8,7 @@ import pytest
 from bot.domain.message_parts import candidate_parts
 from bot.domain.topics import Pick, payload_for
 from bot.domain.understanding import Entity, Part, decide, decide_all, named_by, parts_of, read_choice
+from bot.names import WHOLE_KEY
 
 
 def part(text: str, intent: str | None, confidence: float = 0.9, **entities: str) -> Part:
@@ -478,3 +479,48 @@ def test_a_typed_list_chooses_each_item_and_a_story_chooses_one():
     )
     choice = read_choice([story], "recovery")
     assert choice is not None and choice.pick.answer == "recovery.avascular_necrosis" and choice.also == ()
+
+
+def test_a_follow_up_the_classifier_took_for_the_warning_signs_continues_the_topic():
+    asked = part("what would you suggest for the hip then?", "ask_red_flags", 0.5, location="hip")
+    assert answers(decide(asked, "shoes")) == ["shoes.hip"]
+    assert answers(decide(part("what should I do then?", "ask_red_flags", 0.8), "shoes")) == ["red_flags"]
+
+
+def test_how_a_cause_shows_on_a_scan_is_its_mri_pattern():
+    asked = Part(
+        "how does inflammatory arthritis show on MRI?",
+        "ask_cause",
+        0.7,
+        (Entity("cause", "inflammatory_arthritis", 9, 31), Entity("modality", "mri", 40, 43)),
+    )
+    assert answers(decide(asked, None)) == ["mri_patterns.inflammatory_arthritis"]
+
+
+def test_worth_it_refers_to_nothing_before_it():
+    text = "best shoes for foot BME and are orthotics worth it?"
+    message = {
+        "text": text,
+        "intent": {"name": "ask_shoes", "confidence": 0.8},
+        "entities": [
+            {"entity": "location", "value": "foot", "start": 15, "end": 19},
+            {"entity": "treatment", "value": "orthotics", "start": 32, "end": 41},
+        ],
+        "parts": [
+            {
+                "text": "best shoes for foot BME",
+                "start": 0,
+                "end": 23,
+                "intent": {"name": "ask_shoes", "confidence": 0.8},
+            },
+            {
+                "text": "are orthotics worth it?",
+                "start": 28,
+                "end": len(text),
+                "intent": {"name": "inform", "confidence": 0.4},
+            },
+        ],
+        WHOLE_KEY: {"intent": {"name": "ask_shoes", "confidence": 0.8}},
+    }
+    decisions = decide_all(parts_of(message), None)
+    assert [answers(d) for d in decisions] == [["shoes.foot"], ["treatment.orthotics"]]
