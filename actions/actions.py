@@ -33,6 +33,7 @@ from bot.domain.understanding import (
     parts_of,
     read_choice,
     referred_to,
+    the_other,
 )
 from bot.names import (
     CHOICE_FORM,
@@ -148,6 +149,11 @@ class ActionAnswer(Action):
         questions = [part for index, part in enumerate(parts) if choice is None or index != choice.part]
         location = tracker.get_slot(LOCATION_SLOT)
         named = named_by(choice.pick, topic) if choice is not None and topic else ()
+        other = the_other(questions[0], _previous_answer(tracker)) if questions and choice is None else None
+        if other is not None:  # "and the other doctor?"
+            said.append(reply(other))
+            say(dispatcher, said[-1])
+            questions = questions[1:]
         if not named and questions:
             named = referred_to(questions[0], _previous_answer(tracker))  # "how long does that take?"
         decisions = decide_all(questions, topic, given=[r.answer for r in said], location=location, named=named)

@@ -24,7 +24,7 @@ from difflib import SequenceMatcher
 from typing import Any
 
 from bot.domain.knowledge import Knowledge, knowledge
-from bot.domain.message_parts import sentence_spans, starts_like_a_question
+from bot.domain.message_parts import is_a_question, sentence_spans, starts_like_a_question
 from bot.domain.replies import LONG_BONES, title_of
 from bot.domain.topics import BY_INTENT, BY_NAME, DEFAULT_TOPIC, FIXED, Pick, Topic, item_for, topic_of
 from bot.names import FALLBACK_INTENT, PARTS_KEY, RED_FLAG_INTENT, RED_FLAGS_KEY, WHOLE_KEY
@@ -349,6 +349,35 @@ _ONLY_WHAT_IS_THAT = re.compile(r"^\W*(?:so\s+|and\s+)?what(?:'s|s| is)\s+(?:tha
 # "What are the usual causes of this?" asks for the list, whatever cause a story before named.
 _THE_CAUSES = re.compile(r"\b(?:the|usual|common|main|possible|other|all)\s+causes\b", re.IGNORECASE)
 _WHAT_IF = re.compile(r"\bif\b", re.IGNORECASE)
+_WHY = re.compile(r"^\W*(?:but\s+|so\s+|and\s+)?(?:why|how come)\b", re.IGNORECASE)
+_WHY_INTENTS = {"ask_cause", "ask_nature", "ask_definition", FALLBACK_INTENT}
+_CARRIES_ON = re.compile(
+    r"\b(?:ignore it|ignored it|keep (?:running|training|going|playing|loading)|carry on|carried on|"
+    r"push through|pushing through|run through|running through|train through)\b",
+    re.IGNORECASE,
+)
+# What says first-line care has been tried, so the advanced options are asked for.
+_TRIED = re.compile(
+    r"\b(?:tried|trying|after|already|done|doing|did|been|beyond|besides|other than|instead|next|"
+    r"not (?:working|helping|enough)|isn't|aren't|didn't|doesn't|does not|don't|won't|none|work|works|worked|"
+    r"better|worse|failed|months?|weeks?)\b",
+    re.IGNORECASE,
+)
+
+
+def _asks_how_it_looks(part: Part) -> bool:
+    """ "how does a stress fracture show up on the mri": the question itself asks how something
+    looks on a scan ("the MRI shows oedema… how are they connected?" does not)."""
+    asked = [part.text[a:b] for a, b in sentence_spans(part.text) if is_a_question(part.text[a:b])]
+    return any(_LOOKS_ON_A_SCAN.search(sentence) for sentence in asked[-1:])
+
+
+def _only_first_line(part: Part, kb: Knowledge) -> bool:
+    """The question names treatments, none of them advanced."""
+    named = [f"treatment.{e.value}" for e in part.entities if e.entity == "treatment"]
+    return bool(named) and not set(named) & set(kb.answers[BY_NAME["advanced_treatment"].overview].items)
+
+
 _LOOKS_ON_A_SCAN = re.compile(r"\b(?:show|shows|showing|look|looks|appear|appears|pattern|seen)\b", re.IGNORECASE)
 # "Is steroid use a risk for AVN?": the cause after "risk for" is the one asked about; the one
 # before it is among its risk factors.
@@ -444,8 +473,17 @@ def decide(
         part = replace(part, entities=tuple(e for e in part.entities if e.entity != "cause" or e.start >= after))
     if "symptom" in kinds and _PART_OF_IT.search(part.text) and intent not in ("ask_red_flags", "symptom_check"):
         intent = "ask_symptoms"  # "I'm walking with a bit of a limp, is that part of this?"
-    if intent == "ask_cause" and "modality" in kinds and _LOOKS_ON_A_SCAN.search(part.text):
+    on_a_scan = "modality" in kinds and kinds & {"cause", "mri_pattern"} and _asks_how_it_looks(part)
+    if intent in ("ask_cause", FALLBACK_INTENT) and on_a_scan:
         intent = "ask_mri_patterns"  # "how does inflammatory arthritis show on MRI?": its pattern
+    if intent in _WHY_INTENTS and "symptom" in kinds and "cause" not in kinds and _WHY.match(part.text):
+        intent = "ask_symptoms"  # "why would BME cause an antalgic gait?": the limp, as a symptom
+    if intent == "ask_advanced_treatment" and _only_first_line(part, kb) and not _TRIED.search(part.text):
+        intent = "ask_treatment"  # "is physio worth it for bme": physio, not the advanced options
+    if intent == "ask_red_flags" and not part.names_a_sign and _CARRIES_ON.search(part.text):
+        # "what happens if I ignore it and keep running?": the loading that turns BME into a
+        # stress fracture, not the warning signs
+        return Decision((Pick("causes.stress_fracture"),))
     if intent == "ask_locations" and "cause" in kinds:
         # "is it common in dancers?": who gets it, the cause; "is the femoral head the usual place
         # for AVN?": the cause's item names its usual places
@@ -689,6 +727,22 @@ def referred_to(part: Part, previous_answer: str | None) -> tuple[Entity, ...]:
     if topic is None or previous_answer == topic.overview or not _REFERS_BACK.search(part.text):
         return ()
     return named_by(Pick(previous_answer or ""), topic.name)
+
+
+_THE_OTHER = re.compile(
+    r"\bthe other (?:one|doctor|expert|specialist|view|opinion|option|guy|surgeon)\b", re.IGNORECASE
+)
+
+
+def the_other(part: Part, previous_answer: str | None, kb: Knowledge | None = None) -> Pick | None:
+    """ "and the other doctor?" after one of the article's two experts: the other one, when the
+    item just answered is one of a list of two."""
+    kb = kb or knowledge()
+    topic = topic_of(previous_answer, kb) if previous_answer and _THE_OTHER.search(part.text) else None
+    items = kb.answers[topic.overview].items if topic is not None else []
+    if len(items) != 2 or previous_answer not in items:
+        return None
+    return Pick(next(item for item in items if item != previous_answer))
 
 
 def named_by(pick: Pick, topic_name: str) -> tuple[Entity, ...]:

@@ -5,7 +5,7 @@ it is development data, so this gate guards against regressions rather than meas
 users get (each set's first run does that, docs/evaluation.md). A set's floor is what the
 assistant scored when the set became development data (its first run: set 2 93.4%, the probe
 87.6%, set 3 94.9%, set 4 95.0%, set 5 93.5%, set 6 95.9%, set 7 96.6%, set 8 96.1%, set 9 93.7%, set 10 94.7%,
-set 11 96.9%; set 1 is held at 95%, well above its first 59%).
+set 11 96.9%, set 12 97.9%; set 1 is held at 95%, well above its first 59%).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ MIN_RIGHT = {
     "set9": 0.93,
     "set10": 0.94,
     "set11": 0.96,
+    "set12": 0.97,
 }
 BLIND = ROOT / "tests" / "blind"
 

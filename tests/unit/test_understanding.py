@@ -7,7 +7,7 @@ import pytest
 
 from bot.domain.message_parts import candidate_parts
 from bot.domain.topics import Pick, payload_for
-from bot.domain.understanding import Entity, Part, decide, decide_all, named_by, parts_of, read_choice
+from bot.domain.understanding import Entity, Part, decide, decide_all, named_by, parts_of, read_choice, the_other
 from bot.names import WHOLE_KEY
 
 
@@ -524,3 +524,48 @@ def test_worth_it_refers_to_nothing_before_it():
     }
     decisions = decide_all(parts_of(message), None)
     assert [answers(d) for d in decisions] == [["shoes.foot"], ["treatment.orthotics"]]
+
+
+@pytest.mark.parametrize(
+    ("asked", "expected"),
+    [
+        # keeping on loading is what turns BME into a stress fracture, not a warning sign
+        (part("what happens if I ignore it and keep running?", "ask_red_flags", 0.75), "causes.stress_fracture"),
+        (part("what happens if my leg goes red?", "ask_red_flags", 0.75), "red_flags"),
+        # why BME brings a symptom: the symptom
+        (part("Why would BME cause an antalgic gait?", "ask_cause", 0.62, symptom="limp"), "symptoms.limp"),
+        # a first-line treatment asked about under the advanced intent is that treatment…
+        (
+            part("is physio worth it for bme", "ask_advanced_treatment", 0.53, treatment="physical_therapy"),
+            "treatment.physical_therapy",
+        ),
+        # …unless it is what has been tried
+        (
+            part("physio isn't working, what next?", "ask_advanced_treatment", 0.8, treatment="physical_therapy"),
+            "treatment.advanced",
+        ),
+    ],
+)
+def test_what_the_question_asks_decides_between_look_alike_answers(asked, expected):
+    assert answers(decide(asked, None)) == [expected]
+
+
+def test_how_a_cause_looks_on_a_scan_is_asked_in_the_question_not_told_in_the_story():
+    def asked(text: str, intent: str, cause: str, word: str) -> Part:
+        found = [("cause", cause, word), ("modality", "mri", "MRI")]
+        entities = tuple(Entity(kind, value, text.index(w), text.index(w) + len(w)) for kind, value, w in found)
+        return Part(text, intent, 0.5, entities)
+
+    question = asked(
+        "how does a stress fracture show up on the MRI?", "nlu_fallback", "stress_fracture", "stress fracture"
+    )
+    assert answers(decide(question, None)) == ["mri_patterns.stress_fracture"]
+    text = "I have knee OA and the MRI shows oedema in the condyle. how are they connected?"
+    story = asked(text, "ask_cause", "osteoarthritis", "OA")
+    assert answers(decide(story, None)) == ["causes.osteoarthritis"]
+
+
+def test_the_other_one_of_two_is_the_other_item():
+    assert the_other(part("and the other doctor?", "ask_expert_views"), "experts.kim") == Pick("experts.callahan")
+    assert the_other(part("and the other doctor?", "ask_expert_views"), "experts") is None  # no item said yet
+    assert the_other(part("and the other one?", "inform"), "causes.overuse") is None  # one of six
