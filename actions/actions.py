@@ -140,22 +140,20 @@ class ActionAnswer(Action):
         parts = parts_of(tracker.latest_message, join_lead_in=not replying)
         choice = read_choice(parts, topic) if replying and topic else None
         said: list[Reply] = []
-        if choice is not None:  # the reply answers the assistant's question
-            for pick in (choice.pick, *choice.also):  # "ice and nsaids": each item chosen
-                said.append(reply(pick))
-                say(dispatcher, said[-1])
+        if choice is not None:  # the reply answers the assistant's question ("ice and nsaids": each item)
+            said += _say_decisions(dispatcher, [Decision((choice.pick, *choice.also))])
         else:
             parts = parts_of(tracker.latest_message)  # not an answer: every part is a question
         questions = [part for index, part in enumerate(parts) if choice is None or index != choice.part]
         location = tracker.get_slot(LOCATION_SLOT)
         named = named_by(choice.pick, topic) if choice is not None and topic else ()
-        other = the_other(questions[0], _previous_answer(tracker)) if questions and choice is None else None
+        previous_answer = _previous_answer(tracker)
+        other = the_other(questions[0], previous_answer) if questions and choice is None else None
         if other is not None:  # "and the other doctor?"
-            said.append(reply(other))
-            say(dispatcher, said[-1])
+            said += _say_decisions(dispatcher, [Decision((other,))])
             questions = questions[1:]
         if not named and questions:
-            named = referred_to(questions[0], _previous_answer(tracker))  # "how long does that take?"
+            named = referred_to(questions[0], previous_answer)  # "how long does that take?"
         decisions = decide_all(questions, topic, given=[r.answer for r in said], location=location, named=named)
         said += _say_decisions(dispatcher, decisions)
         return self._next_state(said, topic, replying, tracker.active_loop.get("name"))

@@ -242,10 +242,6 @@ def _by_entities(entities: Sequence[Entity], kb: Knowledge, prefer: Topic | None
 _TREATED_WITH_THE_CAUSE = {"osteoarthritis", "inflammatory_arthritis"}
 
 
-def kinds_of(entities: Iterable[Entity]) -> set[str]:
-    return {e.entity for e in entities}
-
-
 def _answer_for_intent(
     intent: str, entities: Sequence[Entity], kb: Knowledge, location: str | None = None
 ) -> list[Pick]:
@@ -268,7 +264,8 @@ def _answer_for_intent(
         if named:
             return named
     treated_with = [e for e in entities if e.entity == "cause" and e.value in _TREATED_WITH_THE_CAUSE]
-    if topic.name in ("treatment", "advanced_treatment") and treated_with and "treatment" not in kinds_of(entities):
+    names_a_treatment = any(e.entity == "treatment" for e in entities)
+    if topic.name in ("treatment", "advanced_treatment") and treated_with and not names_a_treatment:
         # "How is BME managed with knee OA?": that cause's item says how (treating the OA itself)
         return _picks_for(BY_NAME["causes"], treated_with[:1], kb)
     if topic.name == "shoes" and location and not any(e.entity in topic.entities for e in entities):
@@ -364,6 +361,8 @@ _TRIED = re.compile(
     re.IGNORECASE,
 )
 
+_LOOKS_ON_A_SCAN = re.compile(r"\b(?:show|shows|showing|look|looks|appear|appears|pattern|seen)\b", re.IGNORECASE)
+
 
 def _asks_how_it_looks(part: Part) -> bool:
     """ "how does a stress fracture show up on the mri": the question itself asks how something
@@ -378,7 +377,6 @@ def _only_first_line(part: Part, kb: Knowledge) -> bool:
     return bool(named) and not set(named) & set(kb.answers[BY_NAME["advanced_treatment"].overview].items)
 
 
-_LOOKS_ON_A_SCAN = re.compile(r"\b(?:show|shows|showing|look|looks|appear|appears|pattern|seen)\b", re.IGNORECASE)
 # "Is steroid use a risk for AVN?": the cause after "risk for" is the one asked about; the one
 # before it is among its risk factors.
 _RISK_FOR = re.compile(r"\brisks?(?:\s+factors?)?\s+(?:for|of)\b", re.IGNORECASE)
